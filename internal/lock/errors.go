@@ -23,6 +23,10 @@ func (e *HeldError) Error() string {
 	if e.Holder.PID == 0 {
 		return fmt.Sprintf("another dcehost run holds the archive lock %s (holder unknown); nothing was written", e.Path)
 	}
-	return fmt.Sprintf("another dcehost run holds the archive lock %s: pid %d, started %s, command %q; nothing was written",
-		e.Path, e.Holder.PID, e.Holder.Started.Format(time.RFC3339), e.Holder.Cmd)
+	started := "at an unknown time"
+	if !e.Holder.Started.IsZero() {
+		started = e.Holder.Started.Format(time.RFC3339)
+	}
+	return fmt.Sprintf("another dcehost run holds the archive lock %s: pid %d, started %s, command %q; nothing was written (wait for it to finish, or stop pid %d)",
+		e.Path, e.Holder.PID, started, e.Holder.Cmd, e.Holder.PID)
 }
