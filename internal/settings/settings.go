@@ -231,6 +231,12 @@ var (
 	idRe     = regexp.MustCompile(`^[0-9]+$`)
 )
 
+// ValidMemory reports whether v is a container memory size as compose
+// accepts it: a number with an optional b, k, m or g unit ("8g", "512m"),
+// or 0 for no limit. DCE_CONTAINER_MEMORY and a target's container_memory
+// share this syntax.
+func ValidMemory(v string) bool { return memoryRe.MatchString(v) }
+
 func (s *Settings) resolve() error {
 	s.ConfigFile = s.Path(ConfigFileVar, DefaultConfigFile)
 	s.ComposeFile = s.Path(ComposeFileVar, DefaultComposeFile)
@@ -252,7 +258,7 @@ func (s *Settings) resolve() error {
 		return s.bad(ComposeTTYVar, "want 0 (never allocate a TTY) or 1 (automatic)")
 	}
 	if v := s.Get(ContainerMemoryVar); v != "" {
-		if !memoryRe.MatchString(v) {
+		if !ValidMemory(v) {
 			return s.bad(ContainerMemoryVar, `want a size such as 8g or 512m, or 0 for no limit`)
 		}
 		s.ContainerMemory = v
