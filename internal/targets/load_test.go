@@ -184,9 +184,9 @@ func TestLoadSymlinks(t *testing.T) {
 		}
 	}
 	links := map[string]string{
-		"escape":   outside,                            // absolute link out of the root
-		"relative": "../elsewhere",                     // relative link out of the root
-		"inner":    filepath.Join(root, "real"),        // link that stays inside
+		"escape":   outside,                             // absolute link out of the root
+		"relative": "../elsewhere",                      // relative link out of the root
+		"inner":    filepath.Join(root, "real"),         // link that stays inside
 		"dangling": filepath.Join(outside, "not-there"), // link to nothing, outside
 	}
 	for name, dest := range links {
