@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/joho/godotenv"
 
@@ -46,15 +47,28 @@ func parseEnv(path string, data []byte) (*EnvFile, error) {
 		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
 			continue
 		}
+		// Error messages never quote a line or a value: the line may hold
+		// the Discord token.
 		m := assignment.FindStringSubmatch(line)
 		if m == nil {
-			return nil, failure.Usagef("%s:%d: expected KEY=VALUE, got %q", path, n, clip(trimmed))
+			return nil, failure.Usagef("%s:%d: expected KEY=VALUE (a variable name, '=', then the value)", path, n)
 		}
+		key := m[1]
 		// Each line is checked on its own so an error names its line.
-		if _, err := godotenv.Unmarshal(line); err != nil {
-			return nil, failure.Usagef("%s:%d: %v", path, n, err)
+		one, err := godotenv.Unmarshal(line)
+		if err != nil {
+			if strings.Contains(err.Error(), "unterminated quoted value") {
+				return nil, failure.Usagef("%s:%d: %s: unterminated quote (close it on the same line)", path, n, key)
+			}
+			return nil, failure.Usagef("%s:%d: %s: the value cannot be parsed", path, n, key)
 		}
-		f.lines[m[1]] = n
+		if _, ok := one[key]; !ok || len(one) != 1 {
+			return nil, failure.Usagef("%s:%d: %s: unexpected text after the quoted value (quote the whole value, or start a comment with ' #')", path, n, key)
+		}
+		if name := undefinedReference(line[len(m[0]):], f.lines); name != "" {
+			return nil, failure.Usagef("%s:%d: %s: $%s is not set earlier in this file; the env file is not run by a shell, so write the value out (a leading ~/ is expanded in paths)", path, n, key, name)
+		}
+		f.lines[key] = n
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("env file %s: %w", path, err)
@@ -63,7 +77,7 @@ func parseEnv(path string, data []byte) (*EnvFile, error) {
 	// expansion sees earlier lines (godotenv semantics; nothing is executed).
 	values, err := godotenv.UnmarshalBytes(data)
 	if err != nil {
-		return nil, failure.Usagef("%s: %v", path, err)
+		return nil, failure.Usagef("%s: the file cannot be parsed as KEY=VALUE lines", path)
 	}
 	f.values = values
 	return f, nil
@@ -99,9 +113,25 @@ func (f *EnvFile) Keys() []string {
 	return keys
 }
 
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:57] + "..."
+// reference matches what godotenv expands in unquoted and double-quoted
+// values: $NAME or ${NAME}, unless escaped with a backslash.
+var reference = regexp.MustCompile(`(\\)?\$\(?\{?([A-Z0-9_]+)`)
+
+// undefinedReference returns the first variable a value refers to that is
+// not assigned earlier in the file ("" when none). godotenv would silently
+// replace it with nothing, unlike the shell that used to source the file.
+func undefinedReference(value string, defined map[string]int) string {
+	value = strings.TrimLeftFunc(value, unicode.IsSpace)
+	if strings.HasPrefix(value, "'") {
+		return "" // single quotes: literal
 	}
-	return s
+	for _, m := range reference.FindAllStringSubmatch(value, -1) {
+		if m[1] != "" {
+			continue
+		}
+		if _, ok := defined[m[2]]; !ok {
+			return m[2]
+		}
+	}
+	return ""
 }
