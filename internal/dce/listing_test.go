@@ -56,7 +56,7 @@ func TestParseChannels(t *testing.T) {
 
 func TestParseListingErrors(t *testing.T) {
 	for _, in := range []string{
-		" * 11 | Thread / a | Active\n",      // thread first
+		" * 11 | Thread / a | Active\n",       // thread first
 		"10 | a\n * 11 | Thread / a | Gone\n", // bad state
 		"10 | a\n * 11 | a | Active\n",        // no "Thread / "
 		"abc | a\n",                           // id not a number
