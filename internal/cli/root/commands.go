@@ -1,6 +1,10 @@
 package root
 
 import (
+	"github.com/spf13/cobra"
+
+	"github.com/dcehost/dcehost/internal/cli/factory"
+	"github.com/dcehost/dcehost/internal/cli/scrape"
 	"github.com/dcehost/dcehost/internal/cli/version"
 )
 
@@ -8,5 +12,8 @@ import (
 func init() {
 	commands = append(commands,
 		version.NewCmdVersion,
+		func(f *factory.Factory) *cobra.Command { return scrape.NewCmdScrape(f, nil) },
+		func(f *factory.Factory) *cobra.Command { return scrape.NewCmdPreflight(f, nil) },
+		func(f *factory.Factory) *cobra.Command { return scrape.NewCmdSalvage(f, nil) },
 	)
 }
