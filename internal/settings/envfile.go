@@ -60,7 +60,7 @@ func parseEnv(path string, data []byte) (*EnvFile, error) {
 			if strings.Contains(err.Error(), "unterminated quoted value") {
 				return nil, failure.Usagef("%s:%d: %s: unterminated quote (close it on the same line)", path, n, key)
 			}
-			return nil, failure.Usagef("%s:%d: %s: the value cannot be parsed", path, n, key)
+			return nil, failure.Usagef("%s:%d: %s: the value cannot be parsed (quote the whole value, or start a comment with ' #')", path, n, key)
 		}
 		if _, ok := one[key]; !ok || len(one) != 1 {
 			return nil, failure.Usagef("%s:%d: %s: unexpected text after the quoted value (quote the whole value, or start a comment with ' #')", path, n, key)
