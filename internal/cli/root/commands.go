@@ -5,6 +5,7 @@ import (
 
 	"github.com/dcehost/dcehost/internal/cli/factory"
 	"github.com/dcehost/dcehost/internal/cli/scrape"
+	clitargets "github.com/dcehost/dcehost/internal/cli/targets"
 	"github.com/dcehost/dcehost/internal/cli/version"
 )
 
@@ -15,5 +16,6 @@ func init() {
 		func(f *factory.Factory) *cobra.Command { return scrape.NewCmdScrape(f, nil) },
 		func(f *factory.Factory) *cobra.Command { return scrape.NewCmdPreflight(f, nil) },
 		func(f *factory.Factory) *cobra.Command { return scrape.NewCmdSalvage(f, nil) },
+		func(f *factory.Factory) *cobra.Command { return clitargets.NewCmdTargets(f, nil) },
 	)
 }
