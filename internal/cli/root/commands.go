@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dcehost/dcehost/internal/cli/factory"
+	"github.com/dcehost/dcehost/internal/cli/gh"
 	"github.com/dcehost/dcehost/internal/cli/scrape"
 	clitargets "github.com/dcehost/dcehost/internal/cli/targets"
 	"github.com/dcehost/dcehost/internal/cli/version"
@@ -17,5 +18,6 @@ func init() {
 		func(f *factory.Factory) *cobra.Command { return scrape.NewCmdPreflight(f, nil) },
 		func(f *factory.Factory) *cobra.Command { return scrape.NewCmdSalvage(f, nil) },
 		func(f *factory.Factory) *cobra.Command { return clitargets.NewCmdTargets(f, nil) },
+		gh.NewCmdGh,
 	)
 }
