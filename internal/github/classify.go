@@ -2,7 +2,6 @@ package github
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -219,12 +218,4 @@ func (o Outcome) Severity() int {
 		return 2
 	}
 	return 1
-}
-
-// Describe is a one-line explanation of an outcome for people.
-func (c Classification) Describe() string {
-	if c.HTTPStatus == 0 {
-		return c.Message
-	}
-	return fmt.Sprintf("HTTP %d: %s", c.HTTPStatus, c.Message)
 }
