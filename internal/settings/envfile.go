@@ -37,6 +37,8 @@ func ParseEnvFile(path string) (*EnvFile, error) {
 func parseEnv(path string, data []byte) (*EnvFile, error) {
 	f := &EnvFile{Path: path, values: map[string]string{}, lines: map[string]int{}}
 	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	// Some editors start a UTF-8 file with a byte order mark.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	n := 0

@@ -28,6 +28,7 @@ func TestParseEnvValues(t *testing.T) {
 		{"spaces around", "  A =  value  ", map[string]string{"A": "value"}},
 		{"equals in value", "A=b=c", map[string]string{"A": "b=c"}},
 		{"crlf", "A=1\r\nB=2\r\n", map[string]string{"A": "1", "B": "2"}},
+		{"byte order mark", "\ufeffA=1\n", map[string]string{"A": "1"}},
 		{"empty value", "A=\nB=''", map[string]string{"A": "", "B": ""}},
 		{"earlier variable", "DIR=/srv\nA=${DIR}/x\nB=\"$DIR/y\"\nC='$DIR'", map[string]string{"DIR": "/srv", "A": "/srv/x", "B": "/srv/y", "C": "$DIR"}},
 		{"escaped dollar", `A=\$HOME`, map[string]string{"A": "$HOME"}},

@@ -67,6 +67,8 @@ func (p *parser) errf(field, format string, args ...any) error {
 }
 
 func (p *parser) parse(data []byte) (*Config, error) {
+	// Some editors start a UTF-8 file with a byte order mark.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var doc any

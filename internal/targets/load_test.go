@@ -146,6 +146,17 @@ func TestLoadBad(t *testing.T) {
 	}
 }
 
+func TestParseByteOrderMark(t *testing.T) {
+	data, err := os.ReadFile("testdata/no-defaults.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse("bom.json", append([]byte("\ufeff"), data...))
+	if err != nil || len(cfg.Targets) != 1 {
+		t.Fatalf("Parse with a byte order mark = %+v, %v", cfg, err)
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.json")
 	_, err := Load(path)
