@@ -24,7 +24,10 @@ type Job struct {
 	Config  string // absolute
 	LogFile string // absolute
 	Targets []string
-	Env     []EnvVar
+	// Runner is the scrape's --runner; "" (or "compose", the scrape's
+	// default) adds no flag.
+	Runner string
+	Env    []EnvVar
 }
 
 // UnsafeValueError reports a path or name that cannot be put on a crontab
@@ -88,6 +91,12 @@ func (j Job) Command() (string, error) {
 		"--env-file", shellescape.Quote(j.EnvFile),
 		"--config", shellescape.Quote(j.Config),
 		"--log-file", shellescape.Quote(j.LogFile))
+	if j.Runner != "" && j.Runner != "compose" {
+		if err := checkValue("runner", j.Runner); err != nil {
+			return "", err
+		}
+		words = append(words, "--runner", shellescape.Quote(j.Runner))
+	}
 	for _, t := range j.Targets {
 		if err := checkValue("target", t); err != nil {
 			return "", err

@@ -2,8 +2,6 @@ package cron
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
 	"strings"
 	"testing"
 )
@@ -24,6 +22,14 @@ func TestJobCommand(t *testing.T) {
 	want := `DCE_DOCKER_BIN='/opt/docker bin/docker' /usr/local/bin/dcehost scrape --env-file '/home/me/My Discord/scrape.env' --config '/home/me/My Discord/config/scrape-targets.json' --log-file '/home/me/My Discord/logs/scrape.log' --target myserver --target 'it'"'"'s dms'`
 	if got != want {
 		t.Errorf("Command() =\n%s\nwant\n%s", got, want)
+	}
+	j.Runner, j.Targets, j.Env = "local", nil, []EnvVar{{Name: "DCE_CLI_BIN", Value: "/opt/dce/DiscordChatExporter.Cli"}}
+	got, err = j.Command()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got, "DCE_CLI_BIN=/opt/dce/DiscordChatExporter.Cli /usr/local/bin/dcehost scrape ") || !strings.HasSuffix(got, "/logs/scrape.log' --runner local") {
+		t.Errorf("local runner command = %s", got)
 	}
 	for _, bad := range []string{">", "2>&1", "flock", "DISCORD_TOKEN", "\n"} {
 		if strings.Contains(got, bad) {
@@ -62,32 +68,23 @@ func TestJobCommandRefusesUnsafeValues(t *testing.T) {
 	}
 }
 
-func fakeLookPath(found map[string]string) func(string) (string, error) {
-	return func(name string) (string, error) {
-		if p, ok := found[name]; ok {
-			return p, nil
-		}
-		return "", fmt.Errorf("exec: %q: %w", name, fs.ErrNotExist)
-	}
-}
-
-func TestResolveTools(t *testing.T) {
+func TestPinCompose(t *testing.T) {
 	tests := []struct {
-		name  string
-		ts    ToolSettings
-		found map[string]string
-		want  string // "NAME=value" or "" for none
+		name     string
+		detected []string
+		ts       ToolSettings
+		want     string // "NAME=value" or "" for none
 	}{
-		{"docker in PATH", ToolSettings{DockerBin: "docker"}, map[string]string{"docker": "/usr/local/bin/docker"}, "DCE_DOCKER_BIN=/usr/local/bin/docker"},
-		{"docker default name", ToolSettings{}, map[string]string{"docker": "/usr/bin/docker"}, "DCE_DOCKER_BIN=/usr/bin/docker"},
-		{"docker already absolute", ToolSettings{DockerBin: "/usr/bin/docker"}, map[string]string{"/usr/bin/docker": "/usr/bin/docker"}, ""},
-		{"docker-compose fallback", ToolSettings{DockerBin: "docker"}, map[string]string{"docker-compose": "/usr/local/bin/docker-compose", "podman-compose": "/usr/bin/podman-compose"}, "DCE_COMPOSE_BIN=/usr/local/bin/docker-compose"},
-		{"podman-compose fallback", ToolSettings{DockerBin: "docker"}, map[string]string{"podman-compose": "/usr/bin/podman-compose"}, "DCE_COMPOSE_BIN=/usr/bin/podman-compose"},
-		{"compose bin with args", ToolSettings{ComposeBin: []string{"podman", "compose"}}, map[string]string{"podman": "/usr/bin/podman"}, "DCE_COMPOSE_BIN=/usr/bin/podman compose"},
-		{"compose bin absolute", ToolSettings{ComposeBin: []string{"/opt/bin/podman-compose"}}, map[string]string{"/opt/bin/podman-compose": "/opt/bin/podman-compose"}, ""},
+		{"docker compose by name", []string{"/usr/local/bin/docker", "compose"}, ToolSettings{DockerBin: "docker"}, "DCE_DOCKER_BIN=/usr/local/bin/docker"},
+		{"docker already absolute", []string{"/usr/bin/docker", "compose"}, ToolSettings{DockerBin: "/usr/bin/docker"}, ""},
+		{"docker-compose fallback", []string{"/usr/local/bin/docker-compose"}, ToolSettings{DockerBin: "docker"}, "DCE_COMPOSE_BIN=/usr/local/bin/docker-compose"},
+		{"podman-compose fallback", []string{"/usr/bin/podman-compose"}, ToolSettings{DockerBin: "docker"}, "DCE_COMPOSE_BIN=/usr/bin/podman-compose"},
+		{"compose bin with args", []string{"/usr/bin/podman", "compose"}, ToolSettings{ComposeBin: []string{"podman", "compose"}, DockerBin: "docker"}, "DCE_COMPOSE_BIN=/usr/bin/podman compose"},
+		{"compose bin absolute", []string{"/opt/bin/podman-compose"}, ToolSettings{ComposeBin: []string{"/opt/bin/podman-compose"}}, ""},
+		{"nothing detected", nil, ToolSettings{}, ""},
 	}
 	for _, tt := range tests {
-		env, err := ResolveTools(tt.ts, fakeLookPath(tt.found))
+		env, err := PinCompose(tt.detected, tt.ts)
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -100,21 +97,17 @@ func TestResolveTools(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	bad := []struct {
-		name  string
-		ts    ToolSettings
-		found map[string]string
-		say   string
-	}{
-		{"nothing installed", ToolSettings{DockerBin: "docker"}, nil, "no docker, docker-compose or podman-compose"},
-		{"missing DCE_DOCKER_BIN", ToolSettings{DockerBin: "/opt/docker"}, map[string]string{"docker-compose": "/usr/bin/docker-compose"}, "DCE_DOCKER_BIN /opt/docker"},
-		{"missing DCE_COMPOSE_BIN", ToolSettings{ComposeBin: []string{"podman-compose"}}, map[string]string{"docker": "/usr/bin/docker"}, "DCE_COMPOSE_BIN podman-compose"},
+	var ue *UnsafeValueError
+	if _, err := PinCompose([]string{"/opt/my tools/podman-compose"}, ToolSettings{DockerBin: "docker"}); !errors.As(err, &ue) {
+		t.Errorf("a compose path with a space: err = %v, want *UnsafeValueError", err)
 	}
-	for _, tt := range bad {
-		_, err := ResolveTools(tt.ts, fakeLookPath(tt.found))
-		var te *ToolError
-		if !errors.As(err, &te) || !strings.Contains(err.Error(), tt.say) {
-			t.Errorf("%s: err = %v, want a *ToolError saying %q", tt.name, err, tt.say)
-		}
+}
+
+func TestPinCLI(t *testing.T) {
+	if got := PinCLI("/opt/dce/DiscordChatExporter.Cli", ""); len(got) != 1 || got[0] != (EnvVar{"DCE_CLI_BIN", "/opt/dce/DiscordChatExporter.Cli"}) {
+		t.Errorf("PinCLI from PATH = %v", got)
+	}
+	if got := PinCLI("/opt/dce/DiscordChatExporter.Cli", "/opt/dce/DiscordChatExporter.Cli"); got != nil {
+		t.Errorf("PinCLI of an absolute DCE_CLI_BIN = %v, want nothing", got)
 	}
 }

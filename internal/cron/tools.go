@@ -1,90 +1,55 @@
 package cron
 
 import (
-	"errors"
-	"fmt"
-	"path/filepath"
 	"strings"
 )
 
-// ToolSettings are the settings that choose the container tooling a
-// scrape runs through.
+// ToolSettings are the settings that chose the container tooling.
 type ToolSettings struct {
-	// ComposeBin is DCE_COMPOSE_BIN split into words; nil means detect.
+	// ComposeBin is DCE_COMPOSE_BIN split into words; nil when unset.
 	ComposeBin []string
 	// DockerBin is DCE_DOCKER_BIN ("docker" when unset).
 	DockerBin string
 }
 
-// composeFallbacks are tried, in order, when docker itself is not found
-// and DCE_COMPOSE_BIN is unset (the scrape's own detection order after
-// "docker compose").
-var composeFallbacks = []string{"docker-compose", "podman-compose"}
-
-// ToolError reports container tooling that was not found at install time.
-type ToolError struct {
-	What string
-	Err  error
-}
-
-func (e *ToolError) Error() string {
-	return fmt.Sprintf("%s: %v", e.What, e.Err)
-}
-
-func (e *ToolError) Unwrap() error { return e.Err }
-
-// ResolveTools finds, with lookPath (exec.LookPath) in the installing
-// user's PATH, the compose tooling the scheduled scrape will use and
-// returns the assignments that pin it by absolute path on the job line.
-// Cron runs jobs with a minimal PATH (/usr/bin:/bin), so a docker in
-// /usr/local/bin or ~/bin would not be found there.
+// PinCompose returns the assignment that pins, by absolute path, the
+// compose command found at install time (detected: an argv prefix with an
+// absolute executable, as compose.Detect returns it), so the job does not
+// depend on cron's minimal PATH (/usr/bin:/bin on Debian). Nothing is
+// returned when the settings already name that absolute path: an
+// assignment on the job line overrides the env file, so it is only added
+// where it is needed.
 //
-// A value that is already absolute needs no assignment (nothing is added
-// that would override the env file). When DCE_COMPOSE_BIN is unset, docker
-// is pinned with DCE_DOCKER_BIN; when docker is absent, the first of
-// docker-compose and podman-compose found is pinned with DCE_COMPOSE_BIN.
-func ResolveTools(ts ToolSettings, lookPath func(string) (string, error)) ([]EnvVar, error) {
-	find := func(name string) (string, error) {
-		p, err := lookPath(name)
-		if err != nil {
-			return "", err
-		}
-		return filepath.Abs(p)
+// "docker compose" is pinned with DCE_DOCKER_BIN; any other compose command
+// with DCE_COMPOSE_BIN (which the scrape splits on spaces, so a path with a
+// space cannot be pinned that way).
+func PinCompose(detected []string, ts ToolSettings) ([]EnvVar, error) {
+	if len(detected) == 0 {
+		return nil, nil
 	}
-	if len(ts.ComposeBin) > 0 {
-		p, err := find(ts.ComposeBin[0])
-		if err != nil {
-			return nil, &ToolError{What: "DCE_COMPOSE_BIN " + strings.Join(ts.ComposeBin, " "), Err: err}
-		}
-		if p == ts.ComposeBin[0] {
+	if len(ts.ComposeBin) == 0 && len(detected) == 2 && detected[1] == "compose" {
+		if detected[0] == ts.DockerBin {
 			return nil, nil
 		}
-		return []EnvVar{{Name: "DCE_COMPOSE_BIN", Value: strings.Join(append([]string{p}, ts.ComposeBin[1:]...), " ")}}, nil
+		return []EnvVar{{Name: "DCE_DOCKER_BIN", Value: detected[0]}}, nil
 	}
-	docker := ts.DockerBin
-	if docker == "" {
-		docker = "docker"
+	value := strings.Join(detected, " ")
+	if value == strings.Join(ts.ComposeBin, " ") {
+		return nil, nil
 	}
-	p, err := find(docker)
-	if err == nil {
-		if p == docker {
-			return nil, nil
-		}
-		return []EnvVar{{Name: "DCE_DOCKER_BIN", Value: p}}, nil
+	if strings.ContainsAny(detected[0], " \t") {
+		return nil, &UnsafeValueError{What: "DCE_COMPOSE_BIN", Value: detected[0],
+			Reason: "the scrape splits DCE_COMPOSE_BIN on spaces; link the program into a directory without spaces and set DCE_COMPOSE_BIN to that"}
 	}
-	if docker != "docker" {
-		return nil, &ToolError{What: "DCE_DOCKER_BIN " + docker, Err: err}
+	return []EnvVar{{Name: "DCE_COMPOSE_BIN", Value: value}}, nil
+}
+
+// PinCLI returns the assignment that pins the DCE CLI for --runner local:
+// found is its absolute path, configured the DCE_CLI_BIN value ("" when
+// unset).
+func PinCLI(found, configured string) []EnvVar {
+	if found == "" || found == configured {
+		return nil
 	}
-	errs := []error{fmt.Errorf("docker: %w", err)}
-	for _, name := range composeFallbacks {
-		p, err := find(name)
-		if err == nil {
-			return []EnvVar{{Name: "DCE_COMPOSE_BIN", Value: p}}, nil
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", name, err))
-	}
-	return nil, &ToolError{
-		What: "no docker, docker-compose or podman-compose in PATH (set DCE_DOCKER_BIN or DCE_COMPOSE_BIN to an absolute path)",
-		Err:  errors.Join(errs...),
-	}
+	return []EnvVar{{Name: "DCE_CLI_BIN", Value: found}}
 }

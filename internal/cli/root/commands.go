@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	clicron "github.com/dcehost/dcehost/internal/cli/cron"
 	"github.com/dcehost/dcehost/internal/cli/factory"
 	"github.com/dcehost/dcehost/internal/cli/gh"
 	"github.com/dcehost/dcehost/internal/cli/scrape"
@@ -19,5 +20,6 @@ func init() {
 		func(f *factory.Factory) *cobra.Command { return scrape.NewCmdSalvage(f, nil) },
 		func(f *factory.Factory) *cobra.Command { return clitargets.NewCmdTargets(f, nil) },
 		gh.NewCmdGh,
+		clicron.NewCmdCron,
 	)
 }
