@@ -177,7 +177,9 @@ func TestInstallRefusesBadInput(t *testing.T) {
 		{"invalid config", func(e *env, o *InstallOptions) { e.write(e.config, `{"targets": []}`) }, e2config},
 		{"missing config", func(e *env, o *InstallOptions) { o.Config = filepath.Join(e.dir, "nope.json") }, "nope.json"},
 		{"percent in log file", func(e *env, o *InstallOptions) { o.LogFile = filepath.Join(e.dir, "100%.log") }, "cron turns '%' into a newline"},
-		{"no compose", func(e *env, o *InstallOptions) { o.LookPath = func(string) (string, error) { return "", os.ErrNotExist } }, "compose"},
+		{"no compose", func(e *env, o *InstallOptions) {
+			o.LookPath = func(string) (string, error) { return "", os.ErrNotExist }
+		}, "compose"},
 		{"no DCE CLI", func(e *env, o *InstallOptions) {
 			o.RunnerName = "local"
 			o.LookPath = func(string) (string, error) { return "", os.ErrNotExist }
