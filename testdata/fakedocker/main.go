@@ -28,6 +28,10 @@
 //	  "exit": 0
 //	}
 //
+// In a line's text, ${DISCORD_TOKEN} is replaced by the token the fake was
+// given, so tests can make the "container" echo it (the worst case for
+// redaction).
+//
 // wait_for makes the fake wait (at most a minute) until the named file
 // exists before printing the line, so tests can prove output is streamed
 // while the child still runs.
@@ -205,7 +209,7 @@ func play(s step) int {
 		if l.Stream == "stderr" {
 			w = os.Stderr
 		}
-		fmt.Fprintln(w, l.Text)
+		fmt.Fprintln(w, strings.ReplaceAll(l.Text, "${DISCORD_TOKEN}", os.Getenv("DISCORD_TOKEN")))
 	}
 	if len(s.AcceptTokens) > 0 && !slices.Contains(s.AcceptTokens, os.Getenv("DISCORD_TOKEN")) {
 		// What the inner dcehost reports for DCE's "Authentication token is

@@ -262,6 +262,10 @@ func run(ctx context.Context, opts *Options) (err error) {
 		return printPlan(opts, name, r, req, src)
 	}
 
+	// The runner writes to redacting streams (defense in depth: the compose
+	// runner redacts too), teed into --log-file when given. The reauth
+	// command still gets the original streams, so it sees the terminal.
+	out, errOut := opts.IO.Out, opts.IO.ErrOut
 	if opts.LogFile != "" {
 		file, err := os.OpenFile(opts.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
@@ -275,14 +279,15 @@ func run(ctx context.Context, opts *Options) (err error) {
 			}
 			file.Close()
 		}()
-		streams := *opts.IO
 		var mu sync.Mutex
-		streams.Out = &tee{mu: &mu, primary: opts.IO.Out, file: file}
-		streams.ErrOut = &tee{mu: &mu, primary: opts.IO.ErrOut, file: file}
-		req.IO = &streams
-		log = logging.New(streams.ErrOut, opts.LogFormat, opts.Verbose, opts.Redactor)
-		req.Log = log
+		out = &tee{mu: &mu, primary: out, file: file}
+		errOut = &tee{mu: &mu, primary: errOut, file: file}
 	}
+	streams := *opts.IO
+	streams.Out, streams.ErrOut = opts.Redactor.Writer(out), opts.Redactor.Writer(errOut)
+	req.IO = &streams
+	log = logging.New(errOut, opts.LogFormat, opts.Verbose, opts.Redactor)
+	req.Log = log
 
 	if err := diskspace.Check(cfg.ArchiveRoot, s.MinFreeMB); err != nil {
 		return err

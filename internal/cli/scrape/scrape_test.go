@@ -1,0 +1,263 @@
+package scrape
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/spf13/cobra"
+
+	"github.com/dcehost/dcehost/internal/cli/factory"
+	"github.com/dcehost/dcehost/internal/dce"
+	"github.com/dcehost/dcehost/internal/failure"
+	"github.com/dcehost/dcehost/internal/iostreams"
+	"github.com/dcehost/dcehost/internal/lock"
+	"github.com/dcehost/dcehost/internal/runner"
+	"github.com/dcehost/dcehost/internal/token"
+)
+
+func TestFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		cmd  func(*factory.Factory, func(*Options) error) interface {
+			SetArgs([]string)
+			Execute() error
+		}
+		args []string
+		want Options
+	}{
+		{"defaults", wrap(NewCmdScrape), nil, Options{Mode: runner.Scrape, RunnerName: "compose"}},
+		{"everything", wrap(NewCmdScrape), []string{
+			"--config", "c.json", "--target", "a", "--target", "b", "--guild", "1", "--channel", "2", "--channel", "3",
+			"--runner", "local", "--compose-file", "dc.yml", "--summary-file", "s.json", "--log-file", "l.log",
+			"--parallel", "4", "--dry-run", "--no-lock"},
+			Options{Mode: runner.Scrape, Config: "c.json", Targets: []string{"a", "b"}, Guilds: []string{"1"}, Channels: []string{"2", "3"},
+				RunnerName: "local", ComposeFile: "dc.yml", SummaryFile: "s.json", LogFile: "l.log", Parallel: 4, DryRun: true, NoLock: true}},
+		{"preflight", wrap(NewCmdPreflight), []string{"--target", "a"}, Options{Mode: runner.Preflight, RunnerName: "compose", Targets: []string{"a"}}},
+		{"salvage", wrap(NewCmdSalvage), []string{"--runner", "local"}, Options{Mode: runner.Salvage, RunnerName: "local"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := factory.New("test")
+			f.IO, _, _, _ = iostreams.Test()
+			var got *Options
+			cmd := tt.cmd(f, func(o *Options) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if got == nil {
+				t.Fatal("runF not called")
+			}
+			if got.Runners["compose"] == nil || got.Runners["local"] == nil {
+				t.Fatalf("runners: %v", got.Runners)
+			}
+			opts := cmpopts.IgnoreFields(Options{}, "IO", "Redactor", "Settings", "Getenv", "Now", "LogFormat", "CommandLine", "PID", "Runners")
+			if diff := cmp.Diff(tt.want, *got, opts); diff != "" {
+				t.Fatalf("options (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func wrap(newCmd func(*factory.Factory, func(*Options) error) *cobra.Command) func(*factory.Factory, func(*Options) error) interface {
+	SetArgs([]string)
+	Execute() error
+} {
+	return func(f *factory.Factory, runF func(*Options) error) interface {
+		SetArgs([]string)
+		Execute() error
+	} {
+		return newCmd(f, runF)
+	}
+}
+
+// recorder is a runner that records its requests and returns results in
+// order.
+type recorder struct {
+	reqs    []runner.Request
+	results []error
+	output  string // printed on req.IO.ErrOut during the run
+}
+
+func (r *recorder) Run(_ context.Context, req runner.Request) error {
+	r.reqs = append(r.reqs, req)
+	if r.output != "" {
+		fmt.Fprintln(req.IO.ErrOut, r.output)
+	}
+	if len(r.reqs) <= len(r.results) {
+		return r.results[len(r.reqs)-1]
+	}
+	return nil
+}
+
+type world struct {
+	dir, root, envFile string
+	opts               *Options
+	stdout, stderr     *strings.Builder
+}
+
+func newWorld(t *testing.T, mode runner.Mode, r runner.Runner, envLines ...string) *world {
+	t.Helper()
+	dir := t.TempDir()
+	w := &world{dir: dir, root: filepath.Join(dir, "archive"), envFile: filepath.Join(dir, "scrape.env")}
+	if err := os.MkdirAll(filepath.Join(w.root, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config", "scrape-targets.json")
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`{"archive_root": %q, "targets": [{"name": "a", "output_dir": %q, "channel_ids": ["42"]}]}`,
+		w.root, filepath.Join(w.root, "a"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.envFile, []byte(strings.Join(append([]string{"DCE_MIN_FREE_MB=0"}, envLines...), "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := factory.New("test")
+	io, _, _, _ := iostreams.Test()
+	w.stdout, w.stderr = &strings.Builder{}, &strings.Builder{}
+	io.Out, io.ErrOut = w.stdout, w.stderr
+	f.IO = io
+	f.EnvFile = w.envFile
+	f.Environ = func() []string { return []string{"HOME=" + dir} }
+	f.WorkDir = dir
+	f.Now = func() time.Time { return time.Date(2026, 6, 4, 12, 0, 0, 0, time.UTC) }
+	w.opts = &Options{
+		IO: f.IO, Redactor: &token.Redactor{}, Settings: f.Settings, Getenv: f.Getenv, Now: f.Now,
+		LogFormat: "text", CommandLine: []string{"dcehost", string(mode)}, PID: 4242,
+		Runners: map[string]runner.Runner{"local": r}, Mode: mode, RunnerName: "local",
+	}
+	return w
+}
+
+func TestRunLocalWithLogFile(t *testing.T) {
+	const tok = "tok-unit.SECRET.1"
+	rec := &recorder{output: "inner line with " + tok}
+	w := newWorld(t, runner.Scrape, rec, "DISCORD_TOKEN="+tok)
+	w.opts.LogFile = filepath.Join(w.dir, "scrape.log")
+	w.opts.Parallel = 3
+	if err := run(context.Background(), w.opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.reqs) != 1 {
+		t.Fatalf("%d runs", len(rec.reqs))
+	}
+	req := rec.reqs[0]
+	if req.Token != tok || req.Parallel != 3 || req.Mode != runner.Scrape || len(req.Targets) != 1 || req.Targets[0].Name != "a" {
+		t.Fatalf("request = %+v", req)
+	}
+	// The lock was held during the run and released after it.
+	if _, err := os.Stat(lock.MetaPath(lock.DefaultPath(w.root))); !os.IsNotExist(err) {
+		t.Fatalf("holder file left behind: %v", err)
+	}
+	data, err := os.ReadFile(w.opts.LogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{string(data), w.stderr.String()} {
+		if !strings.Contains(text, "inner line with ***") || !strings.Contains(text, "scrape finished") {
+			t.Errorf("missing lines in:\n%s", text)
+		}
+		if strings.Contains(text, tok) {
+			t.Errorf("token leaked:\n%s", text)
+		}
+	}
+}
+
+func TestRunLockTakenDuringRun(t *testing.T) {
+	var during lock.Holder
+	var w *world
+	r := runner.Func(func(context.Context, runner.Request) error {
+		var err error
+		during, err = lock.ReadHolder(lock.MetaPath(lock.DefaultPath(w.root)))
+		return err
+	})
+	w = newWorld(t, runner.Salvage, r)
+	if err := run(context.Background(), w.opts); err != nil {
+		t.Fatal(err)
+	}
+	want := lock.Holder{PID: 4242, Started: w.opts.Now(), Cmd: "dcehost salvage"}
+	if during != want {
+		t.Fatalf("holder during the run = %+v, want %+v", during, want)
+	}
+}
+
+func TestRunNoLock(t *testing.T) {
+	var w *world
+	r := runner.Func(func(context.Context, runner.Request) error {
+		if _, err := os.Stat(lock.DefaultPath(w.root)); !os.IsNotExist(err) {
+			return fmt.Errorf("lock file exists with --no-lock: %v", err)
+		}
+		return nil
+	})
+	w = newWorld(t, runner.Salvage, r)
+	w.opts.NoLock = true
+	if err := run(context.Background(), w.opts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunErrorsKeepTheirClass(t *testing.T) {
+	tests := []struct {
+		name    string
+		results []error
+		runs    int
+		check   func(error) bool
+	}{
+		{"auth twice", []error{&dce.AuthError{}, &dce.AuthError{}}, 2, func(err error) bool {
+			return strings.Contains(err.Error(), "DISCORD_TOKEN (") && errors.As(err, new(*dce.AuthError))
+		}},
+		{"usage from the engine", []error{failure.Usagef("pattern matches two guilds")}, 1, failure.IsUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{results: tt.results}
+			w := newWorld(t, runner.Scrape, rec, "DISCORD_TOKEN=tok-unit.SECRET.2")
+			err := run(context.Background(), w.opts)
+			if err == nil || !tt.check(err) || len(rec.reqs) != tt.runs {
+				t.Fatalf("run = %v after %d runs", err, len(rec.reqs))
+			}
+		})
+	}
+}
+
+func TestDryRunLocal(t *testing.T) {
+	rec := &recorder{}
+	w := newWorld(t, runner.Scrape, rec, "DISCORD_TOKEN=tok-unit.SECRET.3", "DCE_CLI_BIN=/opt/dce/DiscordChatExporter.Cli")
+	w.opts.DryRun = true
+	w.opts.Channels = []string{"42"}
+	if err := run(context.Background(), w.opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.reqs) != 0 {
+		t.Fatal("dry run ran the runner")
+	}
+	out := w.stdout.String()
+	for _, want := range []string{"a (guild) -> " + filepath.Join(w.root, "a") + " [only channels 42]", "/opt/dce/DiscordChatExporter.Cli", "*** from DISCORD_TOKEN ("} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
+	}
+	entries, err := os.ReadDir(w.root)
+	if err != nil || !slices.Equal(names(entries), []string{"a"}) {
+		t.Fatalf("archive root after dry run: %v %v", names(entries), err)
+	}
+}
+
+func names(entries []os.DirEntry) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
