@@ -4,6 +4,7 @@
 package cron
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -188,6 +189,15 @@ func syncDir(dir string) error {
 // change backs up current and writes next to the crontab; it returns the
 // backup's path.
 func (c *Common) change(ctx context.Context, ct *dcron.Crontab, current, next []byte) (string, error) {
+	// The crontab may have been edited since it was read (install runs a
+	// preflight in between): never overwrite an edit made meanwhile.
+	again, err := ct.Read(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read the crontab again before writing: %w; the crontab was not changed", err)
+	}
+	if !bytes.Equal(again, current) {
+		return "", &ChangedMeanwhileError{}
+	}
 	saved, err := c.backup(current)
 	if err != nil {
 		return "", fmt.Errorf("%w; the crontab was not changed", err)
@@ -196,6 +206,14 @@ func (c *Common) change(ctx context.Context, ct *dcron.Crontab, current, next []
 		return saved, fmt.Errorf("write the crontab: %w (the previous crontab is saved in %s)", err, saved)
 	}
 	return saved, nil
+}
+
+// ChangedMeanwhileError: the crontab changed between reading it and
+// writing it; nothing was written.
+type ChangedMeanwhileError struct{}
+
+func (e *ChangedMeanwhileError) Error() string {
+	return "the crontab was changed by someone else while dcehost was working on it; nothing was written, run the command again"
 }
 
 // resolveExecutable returns the absolute path of this dcehost with

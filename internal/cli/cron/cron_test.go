@@ -347,3 +347,26 @@ func TestFlags(t *testing.T) {
 		t.Errorf("cron subcommands = %v", names)
 	}
 }
+
+func TestInstallNeverOverwritesAnEditMadeMeanwhile(t *testing.T) {
+	e := newEnv(t)
+	e.runner.crontab, e.runner.hasCrontab = []byte(otherJobs), true
+	edited := otherJobs + "0 9 * * * /usr/local/bin/added-during-preflight\n"
+	e.runner.duringPreflight = func() { e.runner.crontab = []byte(edited) }
+	err := e.install(nil)
+	var meanwhile *ChangedMeanwhileError
+	if !errors.As(err, &meanwhile) {
+		t.Fatalf("err = %v, want *ChangedMeanwhileError", err)
+	}
+	if string(e.runner.crontab) != edited || e.runner.writes != 0 || len(e.backups()) != 0 {
+		t.Errorf("the edit made during preflight was overwritten or backed up:\n%s", e.runner.crontab)
+	}
+}
+
+func TestInstallRelativeLogFile(t *testing.T) {
+	e := newEnv(t)
+	if err := e.install(func(o *InstallOptions) { o.LogFile = "logs/cron.log" }); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "crontab", string(e.runner.crontab), " --log-file "+filepath.Join(e.dir, "logs", "cron.log")+"\n")
+}

@@ -34,8 +34,10 @@ type fakeRunner struct {
 	crontab       []byte
 	hasCrontab    bool
 	preflightCode int
-	calls         [][]string
-	writes        int
+	// duringPreflight runs while the fake preflight runs.
+	duringPreflight func()
+	calls           [][]string
+	writes          int
 	// real, when set, runs every non-preflight program for real.
 	real dcron.Runner
 }
@@ -45,6 +47,9 @@ func (r *fakeRunner) Run(ctx context.Context, argv []string, stdin io.Reader, st
 	if argv[0] == r.exe {
 		if len(argv) < 2 || argv[1] != "preflight" {
 			return fmt.Errorf("unexpected dcehost call %q", argv)
+		}
+		if r.duringPreflight != nil {
+			r.duringPreflight()
 		}
 		if r.preflightCode != 0 {
 			fmt.Fprintln(stderr, "dcehost: authentication failed")
@@ -186,7 +191,7 @@ func (e *env) lookPath(name string) (string, error) {
 // install runs cron install with the given option edits.
 func (e *env) install(edit func(*InstallOptions)) error {
 	f := e.factory()
-	o := &InstallOptions{Common: e.common(f), Settings: f.Settings, Executable: f.Executable, LookPath: e.lookPath, RunnerName: "compose"}
+	o := &InstallOptions{Common: e.common(f), Settings: f.Settings, Executable: f.Executable, WorkDir: f.WorkDir, LookPath: e.lookPath, RunnerName: "compose"}
 	if edit != nil {
 		edit(o)
 	}

@@ -3,8 +3,11 @@ package cron
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +26,8 @@ type InstallOptions struct {
 	// Settings loads the settings with flag overrides (factory.Settings).
 	Settings   func(flags map[string]string) (*settings.Settings, error)
 	Executable func() (string, error)
+	// WorkDir resolves a relative --log-file ("" = current directory).
+	WorkDir string
 	// LookPath finds programs in the installing user's PATH.
 	LookPath func(string) (string, error)
 
@@ -76,11 +81,14 @@ Installing the same block again changes nothing.`,
 			opts.fill(f)
 			opts.Settings = f.Settings
 			opts.Executable = f.Executable
+			opts.WorkDir = f.WorkDir
 			opts.LookPath = lookPathDefault
 			if runF != nil {
 				return runF(opts)
 			}
-			return runInstall(c.Context(), opts)
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runInstall(ctx, opts)
 		},
 	}
 	addCommonFlags(cmd, &opts.Common, true)
@@ -161,7 +169,13 @@ func (o *InstallOptions) prepare() (*plan, error) {
 		return nil, err
 	}
 	logFile := filepath.Join(s.EnvFileDir(), "logs", "scrape.log")
-	if o.LogFile != "" {
+	switch {
+	case o.LogFile == "":
+	case filepath.IsAbs(o.LogFile):
+		logFile = filepath.Clean(o.LogFile)
+	case o.WorkDir != "":
+		logFile = filepath.Join(o.WorkDir, o.LogFile)
+	default:
 		if logFile, err = filepath.Abs(o.LogFile); err != nil {
 			return nil, failure.Usagef("--log-file %s: %w", o.LogFile, err)
 		}
@@ -275,7 +289,9 @@ func (o *InstallOptions) preflight(ctx context.Context, p *plan) error {
 		argv = append(argv, "--target", t)
 	}
 	fmt.Fprintf(o.IO.ErrOut, "running dcehost preflight before installing (skip with --skip-preflight)...\n")
-	err := o.Runner.Run(ctx, argv, nil, o.IO.Out, o.IO.ErrOut)
+	// The child gets this process's streams, so at a terminal it can ask
+	// for a fresh token the way preflight does.
+	err := o.Runner.Run(ctx, argv, o.IO.In, o.IO.Out, o.IO.ErrOut)
 	if err == nil {
 		return nil
 	}
