@@ -129,17 +129,32 @@ func cmdExport(st *State, opts options, stdout, stderr io.Writer) int {
 		}
 		var msgs []Message
 		var nums []uint64
+		var older []uint64 // ids at or before --after, for "resend"
 		for _, m := range all {
 			n, err := strconv.ParseUint(m.ID, 10, 64)
 			if err != nil {
 				fmt.Fprintf(stderr, "fakedce: message id %q: %v\n", m.ID, err)
 				return 99
 			}
+			if hasAfter && n <= after {
+				older = append(older, n)
+			}
 			if hasAfter && n <= after || hasBefore && n >= before {
 				continue
 			}
 			msgs = append(msgs, m)
 			nums = append(nums, n)
+		}
+		if c.Resend > 0 && len(older) > 0 {
+			slices.Sort(older)
+			from := older[max(0, len(older)-c.Resend)]
+			for _, m := range all {
+				n, _ := strconv.ParseUint(m.ID, 10, 64)
+				if n >= from && n <= after {
+					msgs = append(msgs, m)
+					nums = append(nums, n)
+				}
+			}
 		}
 		order := make([]int, len(msgs))
 		for i := range order {
@@ -272,6 +287,9 @@ func (d document) write(path string) error {
 	}
 
 	c := d.f.ch
+	if c.ExportAs != "" {
+		c.ID = c.ExportAs
+	}
 	categoryID, category := c.CategoryID, c.Category
 	if d.f.parent != nil {
 		categoryID, category = d.f.parent.ID, d.f.parent.Name

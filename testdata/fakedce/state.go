@@ -33,6 +33,8 @@ import (
 // not found. A channel "fault" applies to its exports: "exit_code" with
 // "stderr" exits at once without a file; "signal" (KILL, TERM, INT) kills
 // the process after "kill_after" messages were written and flushed.
+// "export_as" writes another channel id into the document; "resend" adds
+// that many messages at or before --after (an overlapping export).
 type State struct {
 	Tokens   []string  `json:"tokens"`
 	Now      string    `json:"now"`
@@ -64,6 +66,12 @@ type Channel struct {
 	Generate   *Generate `json:"generate"`
 	Fault      *Fault    `json:"fault"`
 	Threads    []Channel `json:"threads"`
+	// ExportAs writes this channel id into exported documents (a DCE that
+	// exported the wrong channel).
+	ExportAs string `json:"export_as"`
+	// Resend adds up to this many messages at or before --after to an
+	// export (an export overlapping the archive).
+	Resend int `json:"resend"`
 }
 
 // Message is one message; empty fields get defaults derived from the id.
