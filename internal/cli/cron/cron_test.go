@@ -34,6 +34,9 @@ func TestInstallEmptyCrontab(t *testing.T) {
 	if data, err := os.ReadFile(backups[0]); err != nil || len(data) != 0 {
 		t.Errorf("backup of an empty crontab = %q, %v", data, err)
 	}
+	if fi, err := os.Stat(backups[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup mode = %v, %v; want 0600", fi.Mode(), err)
+	}
 	mustContain(t, "output", e.out.String(),
 		`installed cron job "discord-scrape": 0 4 1 * * (on day 1 of every month at 04:00)`,
 		"previous crontab saved to "+backups[0],
@@ -184,6 +187,10 @@ func TestInstallRefusesBadInput(t *testing.T) {
 			o.RunnerName = "local"
 			o.LookPath = func(string) (string, error) { return "", os.ErrNotExist }
 		}, "DCE_CLI_BIN"},
+		{"missing dcehost binary", func(e *env, o *InstallOptions) {
+			o.Executable = func() (string, error) { return filepath.Join(e.dir, "gone", "dcehost"), nil }
+		}, "gone"},
+		{"dcehost binary not executable", func(e *env, o *InstallOptions) { e.write(e.exe, "x"); _ = os.Chmod(e.exe, 0o644) }, "not an executable"},
 		{"damaged block", func(e *env, o *InstallOptions) {
 			e.runner.crontab, e.runner.hasCrontab = []byte("# BEGIN discord-scrape\n0 1 * * * x\n"), true
 		}, "damaged"},

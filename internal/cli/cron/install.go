@@ -162,7 +162,7 @@ func (o *InstallOptions) prepare() (*plan, error) {
 	}
 	exe, err := resolveExecutable(o.Executable)
 	if err != nil {
-		return nil, err
+		return nil, failure.Usage(err)
 	}
 	env, err := o.pinTools(s)
 	if err != nil {
