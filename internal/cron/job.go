@@ -61,47 +61,59 @@ func checkValue(what, v string) error {
 	return nil
 }
 
-// Command renders the job's command: env assignments, then the binary and
-// its flags, every value shell-quoted. No redirection, no lock wrapper, no
-// secret: dcehost writes its own log file, takes its own lock and reads
-// the token from the env file's sources when it runs.
-func (j Job) Command() (string, error) {
-	var words []string
+// Argv checks the job and returns its environment assignments and its
+// argv (binary first).
+func (j Job) Argv() ([]EnvVar, []string, error) {
 	for _, e := range j.Env {
 		if !isEnvName(e.Name) {
-			return "", &UnsafeValueError{What: "variable name", Value: e.Name, Reason: "want letters, digits and '_'"}
+			return nil, nil, &UnsafeValueError{What: "variable name", Value: e.Name, Reason: "want letters, digits and '_'"}
 		}
 		if err := checkValue(e.Name, e.Value); err != nil {
-			return "", err
+			return nil, nil, err
 		}
-		words = append(words, e.Name+"="+shellescape.Quote(e.Value))
 	}
 	paths := []struct{ what, v string }{
 		{"dcehost binary", j.Binary}, {"env file", j.EnvFile}, {"config file", j.Config}, {"log file", j.LogFile},
 	}
 	for _, p := range paths {
 		if err := checkValue(p.what, p.v); err != nil {
-			return "", err
+			return nil, nil, err
 		}
 		if !filepath.IsAbs(p.v) {
-			return "", &UnsafeValueError{What: p.what, Value: p.v, Reason: "cron needs an absolute path"}
+			return nil, nil, &UnsafeValueError{What: p.what, Value: p.v, Reason: "cron needs an absolute path"}
 		}
 	}
-	words = append(words, shellescape.Quote(j.Binary), "scrape",
-		"--env-file", shellescape.Quote(j.EnvFile),
-		"--config", shellescape.Quote(j.Config),
-		"--log-file", shellescape.Quote(j.LogFile))
+	argv := []string{j.Binary, "scrape", "--env-file", j.EnvFile, "--config", j.Config, "--log-file", j.LogFile}
 	if j.Runner != "" && j.Runner != "compose" {
 		if err := checkValue("runner", j.Runner); err != nil {
-			return "", err
+			return nil, nil, err
 		}
-		words = append(words, "--runner", shellescape.Quote(j.Runner))
+		argv = append(argv, "--runner", j.Runner)
 	}
 	for _, t := range j.Targets {
 		if err := checkValue("target", t); err != nil {
-			return "", err
+			return nil, nil, err
 		}
-		words = append(words, "--target", shellescape.Quote(t))
+		argv = append(argv, "--target", t)
+	}
+	return j.Env, argv, nil
+}
+
+// Command renders the job's command for a crontab line: env assignments,
+// then the binary and its flags, every value shell-quoted. No redirection,
+// no lock wrapper, no secret: dcehost writes its own log file, takes its
+// own lock and reads the token from the env file's sources when it runs.
+func (j Job) Command() (string, error) {
+	env, argv, err := j.Argv()
+	if err != nil {
+		return "", err
+	}
+	var words []string
+	for _, e := range env {
+		words = append(words, e.Name+"="+shellescape.Quote(e.Value))
+	}
+	for _, a := range argv {
+		words = append(words, shellescape.Quote(a))
 	}
 	return strings.Join(words, " "), nil
 }
