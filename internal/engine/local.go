@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -191,15 +192,10 @@ func (r *run) otherOutputDirs(t targets.Target) []string {
 	return dirs
 }
 
-// openTarget scans a target's output_dir (creating it when create is set).
-func (r *run) openTarget(t targets.Target, create bool) (*targetRun, error) {
+// openTarget scans a target's output_dir (which may not exist yet).
+func (r *run) openTarget(t targets.Target) (*targetRun, error) {
 	if t.OutputDir == "" {
 		return nil, failure.Usagef("target %q: no output_dir", t.Name)
-	}
-	if create {
-		if err := os.MkdirAll(t.OutputDir, 0o755); err != nil {
-			return nil, fmt.Errorf("target %s: create output_dir: %w", t.Name, err)
-		}
 	}
 	lay, warnings, err := scanLayout(t.OutputDir, r.otherOutputDirs(t))
 	if err != nil {
@@ -221,6 +217,22 @@ func (r *run) openTarget(t targets.Target, create bool) (*targetRun, error) {
 		}
 	}
 	return tr, nil
+}
+
+// createOutputDir makes sure output_dir exists before anything is written.
+func (r *run) createOutputDir(tr *targetRun) error {
+	if tr.lay.realDir != "" {
+		return nil
+	}
+	if err := os.MkdirAll(tr.lay.dir, 0o755); err != nil {
+		return fmt.Errorf("target %s: create output_dir: %w", tr.t.Name, err)
+	}
+	real, err := filepath.EvalSymlinks(tr.lay.dir)
+	if err != nil {
+		return fmt.Errorf("target %s: output_dir: %w", tr.t.Name, err)
+	}
+	tr.lay.realDir = real
+	return nil
 }
 
 // cleanStaleTemps removes temp files crashed merges left beside archives

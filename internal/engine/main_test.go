@@ -103,7 +103,7 @@ var clock = time.Date(2026, 6, 4, 12, 0, 0, 0, time.UTC)
 
 // env is an archive root with targets and a fake DCE.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	root      string // temp dir holding everything
 	archive   string // archive_root
 	state     fState
@@ -112,7 +112,7 @@ type env struct {
 	cfg       *targets.Config
 }
 
-func newEnv(t *testing.T, st fState) *env {
+func newEnv(t testing.TB, st fState) *env {
 	t.Helper()
 	root := t.TempDir()
 	e := &env{t: t, root: root, archive: filepath.Join(root, "archive"), state: st,

@@ -43,7 +43,7 @@ func (r *run) salvageOnly(ctx context.Context) error {
 			r.log.Info("nothing to salvage: output_dir does not exist", "target", t.Name, "output_dir", t.OutputDir)
 			continue
 		}
-		tr, err := r.openTarget(t, false)
+		tr, err := r.openTarget(t)
 		if err != nil {
 			sum.Fail(summary.Failure{Target: t.Name, Error: err.Error()})
 			continue
@@ -68,37 +68,52 @@ func (r *run) scrape(ctx context.Context) error {
 	sum := summary.New()
 	var trs []*targetRun
 	var jobs []job
-	// Targets whose resolution failed for a reason other than the token.
+
+	// Phase 1: resolve every target (listings only). A rejected token or a
+	// configuration error ends the run here, before anything is written.
+	type plan struct {
+		tr    *targetRun
+		chans []chanRef
+	}
+	var plans []plan
 	for _, t := range r.req.Targets {
-		tr, err := r.openTarget(t, true)
+		tr, err := r.openTarget(t)
 		if err != nil {
-			sum.Fail(summary.Failure{Target: t.Name, Error: err.Error()})
-			continue
-		}
-		trs = append(trs, tr)
-		r.cleanStaleTemps(tr)
-		if err := r.salvageTarget(ctx, tr, sum); err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
 			sum.Fail(summary.Failure{Target: t.Name, Error: err.Error()})
 			continue
 		}
 		chans, err := r.resolve(ctx, tr)
 		if err != nil {
 			if isFatal(err) || isUsage(err) {
-				r.writeMaps(trs)
 				return resolveError(t, err)
 			}
 			sum.Fail(summary.Failure{Target: t.Name, Error: r.redact(resolveError(t, err).Error())})
-			// Salvaged channels are still reported.
-			for _, id := range sortedKeys(tr.salvaged) {
-				sum.Add(salvageEntry(tr, id, tr.salvaged[id]))
+			chans = nil
+		}
+		r.log.Info("target resolved", "target", t.Name, "channels", len(chans))
+		plans = append(plans, plan{tr, chans})
+	}
+
+	// Phase 2: per target, merge what a dead run left (before any cursor
+	// is computed), then queue the exports.
+	for _, p := range plans {
+		tr := p.tr
+		if err := r.createOutputDir(tr); err != nil {
+			sum.Fail(summary.Failure{Target: tr.t.Name, Error: err.Error()})
+			continue
+		}
+		trs = append(trs, tr)
+		r.cleanStaleTemps(tr)
+		if err := r.salvageTarget(ctx, tr, sum); err != nil {
+			if ctx.Err() != nil {
+				r.writeMaps(trs)
+				return err
 			}
+			sum.Fail(summary.Failure{Target: tr.t.Name, Error: err.Error()})
 			continue
 		}
 		inRun := map[string]bool{}
-		for _, c := range chans {
+		for _, c := range p.chans {
 			inRun[c.ID] = true
 			if tr.blocked[c.ID] {
 				continue
@@ -110,7 +125,6 @@ func (r *run) scrape(ctx context.Context) error {
 				sum.Add(salvageEntry(tr, id, tr.salvaged[id]))
 			}
 		}
-		r.log.Info("target resolved", "target", t.Name, "channels", len(chans))
 	}
 
 	outs, fatal := r.runJobs(ctx, jobs, r.scrapeChannel)
