@@ -42,6 +42,12 @@ type Common struct {
 	JobName   string
 	DryRun    bool
 	BackupDir string
+	// Systemd works on a systemd user service + timer instead of the
+	// crontab.
+	Systemd bool
+	// UnitDir is where the user units live ("" = $XDG_CONFIG_HOME/systemd/user,
+	// else ~/.config/systemd/user). Not a flag.
+	UnitDir string
 }
 
 func (c *Common) fill(f *factory.Factory) {
@@ -84,7 +90,8 @@ The crontab program is "crontab", or DCE_CRONTAB_BIN when set.`,
 
 func addCommonFlags(cmd *cobra.Command, c *Common, dryRun bool) {
 	fl := cmd.Flags()
-	fl.StringVar(&c.JobName, "job-name", dcron.DefaultJobName, "name of the crontab block (# BEGIN <name> ... # END <name>)")
+	fl.StringVar(&c.JobName, "job-name", dcron.DefaultJobName, "name of the crontab block (# BEGIN <name> ... # END <name>), or of the systemd units with --systemd")
+	fl.BoolVar(&c.Systemd, "systemd", false, "use a systemd user timer (<job-name>.timer + .service in ~/.config/systemd/user) instead of the crontab")
 	if dryRun {
 		fl.BoolVar(&c.DryRun, "dry-run", false, "print the crontab diff and change nothing")
 		fl.StringVar(&c.BackupDir, "backup-dir", "", "where the previous crontab is saved before a change (default $XDG_STATE_HOME/dcehost, else ~/.local/state/dcehost)")
@@ -150,17 +157,23 @@ func (c *Common) backupDir() (string, error) {
 }
 
 // backup saves the crontab as it is before a change and returns the
-// file's path: temp file in the same directory, fsync, rename, fsync of
-// the directory. An existing backup is never overwritten.
+// file's path.
 func (c *Common) backup(data []byte) (string, error) {
+	return c.backupNamed("crontab", data)
+}
+
+// backupNamed saves data as <name>-backup-<UTC time>.txt in the backup
+// directory: temp file in the same directory, fsync, rename, fsync of the
+// directory. An existing backup is never overwritten.
+func (c *Common) backupNamed(name string, data []byte) (string, error) {
 	dir, err := c.backupDir()
 	if err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("crontab backup directory %s: %w", dir, err)
+		return "", fmt.Errorf("backup directory %s: %w", dir, err)
 	}
-	base := "crontab-backup-" + c.Now().UTC().Format("20060102T150405Z")
+	base := name + "-backup-" + c.Now().UTC().Format("20060102T150405Z")
 	path := filepath.Join(dir, base+".txt")
 	for i := 2; ; i++ {
 		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
@@ -169,10 +182,10 @@ func (c *Common) backup(data []byte) (string, error) {
 		path = filepath.Join(dir, fmt.Sprintf("%s-%d.txt", base, i))
 	}
 	if err := renameio.WriteFile(path, data, 0o600); err != nil {
-		return "", fmt.Errorf("crontab backup %s: %w", path, err)
+		return "", fmt.Errorf("backup %s: %w", path, err)
 	}
 	if err := syncDir(dir); err != nil {
-		return "", fmt.Errorf("crontab backup %s: %w", path, err)
+		return "", fmt.Errorf("backup %s: %w", path, err)
 	}
 	return path, nil
 }

@@ -38,6 +38,8 @@ type fakeRunner struct {
 	duringPreflight func()
 	calls           [][]string
 	writes          int
+	// systemctlErr is what systemctl calls return.
+	systemctlErr error
 	// real, when set, runs every non-preflight program for real.
 	real dcron.Runner
 }
@@ -57,6 +59,12 @@ func (r *fakeRunner) Run(ctx context.Context, argv []string, stdin io.Reader, st
 		}
 		fmt.Fprintln(stdout, "preflight ok")
 		return nil
+	}
+	if argv[0] == "systemctl" {
+		if r.systemctlErr != nil {
+			fmt.Fprintln(stderr, "Failed to connect to bus: No medium found")
+		}
+		return r.systemctlErr
 	}
 	if r.real != nil {
 		return r.real.Run(ctx, argv, stdin, stdout, stderr)
@@ -83,6 +91,16 @@ func (r *fakeRunner) Run(ctx context.Context, argv []string, stdin io.Reader, st
 		return nil
 	}
 	return fmt.Errorf("unexpected call %q", argv)
+}
+
+func (r *fakeRunner) callsOf(prog string) []string {
+	var out []string
+	for _, c := range r.calls {
+		if c[0] == prog {
+			out = append(out, strings.Join(c, " "))
+		}
+	}
+	return out
 }
 
 func (r *fakeRunner) preflights() [][]string {

@@ -233,6 +233,13 @@ func runInstall(ctx context.Context, o *InstallOptions) error {
 		return err
 	}
 	out, errOut := o.IO.Out, o.IO.ErrOut
+	if keys := processOnly(p.settings); len(keys) > 0 {
+		fmt.Fprintf(errOut, "warning: %s %s set in your shell's environment only; the scheduled run will not have %s. Put %s in %s if it needs %s.\n",
+			strings.Join(keys, ", "), plural(keys, "is", "are"), plural(keys, "it", "them"), plural(keys, "it", "them"), p.settings.EnvFile, plural(keys, "it", "them"))
+	}
+	if o.Systemd {
+		return runInstallSystemd(ctx, o, p)
+	}
 	ct := o.crontab()
 	current, err := ct.Read(ctx)
 	if err != nil {
@@ -243,10 +250,6 @@ func runInstall(ctx context.Context, o *InstallOptions) error {
 		return failure.Usage(err)
 	}
 	crontabWarnings(errOut, current)
-	if keys := processOnly(p.settings); len(keys) > 0 {
-		fmt.Fprintf(errOut, "warning: %s %s set in your shell's environment only; cron will not have %s. Put %s in %s if the scheduled run needs %s.\n",
-			strings.Join(keys, ", "), plural(keys, "is", "are"), plural(keys, "it", "them"), plural(keys, "it", "them"), p.settings.EnvFile, plural(keys, "it", "them"))
-	}
 	now := o.Now()
 	if !changed {
 		fmt.Fprintf(out, "cron job %q is already installed with this schedule and command; nothing changed.\n", o.JobName)

@@ -44,6 +44,9 @@ func runRemove(ctx context.Context, o *RemoveOptions) error {
 	if err := o.checkJobName(); err != nil {
 		return err
 	}
+	if o.Systemd {
+		return runRemoveSystemd(ctx, o)
+	}
 	ct := o.crontab()
 	current, err := ct.Read(ctx)
 	if err != nil {

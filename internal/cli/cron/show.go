@@ -17,10 +17,17 @@ type ShowOptions struct {
 	Common
 }
 
-// NoJobError: the crontab has no block of the job (exit 1).
-type NoJobError struct{ Name string }
+// NoJobError: the crontab has no block of the job, or (with Where set)
+// there is no timer file Where (exit 1).
+type NoJobError struct {
+	Name  string
+	Where string
+}
 
 func (e *NoJobError) Error() string {
+	if e.Where != "" {
+		return fmt.Sprintf("no systemd timer %s.timer: %s does not exist (install one with 'dcehost cron install --systemd')", e.Name, e.Where)
+	}
 	return fmt.Sprintf("no cron job %q in the crontab (install one with 'dcehost cron install')", e.Name)
 }
 
@@ -50,6 +57,9 @@ schedule in words and the next three run times. Exits 1 when there is none.`,
 func runShow(ctx context.Context, o *ShowOptions) error {
 	if err := o.checkJobName(); err != nil {
 		return err
+	}
+	if o.Systemd {
+		return runShowSystemd(ctx, o)
 	}
 	current, err := o.crontab().Read(ctx)
 	if err != nil {
