@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"bytes"
+	"strconv"
+
 	"encoding/json"
+	"github.com/dcehost/dcehost/internal/iostreams"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -52,4 +56,11 @@ func snapshotExcept(t *testing.T, root string, except ...string) map[string]stri
 	}
 	_ = slices.Sort[[]string]
 	return out
+}
+
+func uitoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func testStreams() (*iostreams.IOStreams, *bytes.Buffer, *bytes.Buffer) {
+	ios, _, out, errOut := iostreams.Test()
+	return ios, out, errOut
 }
