@@ -1,6 +1,8 @@
 package archive
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -319,10 +321,7 @@ var strPlain = func() (t [256]bool) {
 func (s *Scanner) peekNonSpace() (byte, bool) {
 	for {
 		buf := s.buf[:s.end]
-		i := s.pos
-		for i < len(buf) && isSpace[buf[i]] {
-			i++
-		}
+		i := skipSpaces(buf, s.pos)
 		s.pos = i
 		if i < len(buf) {
 			return buf[i], true
@@ -346,10 +345,7 @@ func (s *Scanner) skipString() error {
 	s.pos++
 	for {
 		buf := s.buf[:s.end]
-		i := s.pos
-		for i < len(buf) && strPlain[buf[i]] {
-			i++
-		}
+		i := plainRun(buf, s.pos)
 		s.pos = i
 		if i == len(buf) {
 			if !s.fill() {
@@ -493,85 +489,194 @@ func (s *Scanner) colon() error {
 
 // skipValue consumes one JSON value, checking its grammar.
 func (s *Scanner) skipValue() error {
-	s.stack = s.stack[:0]
-outer:
+	_, _, err := s.walk(false)
+	return err
+}
+
+// Parser states of walk.
+const (
+	wValue        = iota // a value
+	wValueOrClose        // a value or ']' (after '[')
+	wKeyOrClose          // a key or '}' (after '{')
+	wKey                 // a key (after ',' in an object)
+	wColon               // ':' after a key
+	wAfter               // ',' or a closer after a value
+)
+
+// walk consumes one JSON value in one tight loop over the buffer, checking
+// its grammar. With findID, the value must be an object; the file offsets
+// of its top-level "id" value are returned (idStart < 0 when absent).
+func (s *Scanner) walk(findID bool) (idStart, idEnd int64, err error) {
+	stack := s.stack[:0]
+	defer func() { s.stack = stack[:0] }()
+	state := wValue
+	idStart, idEnd = -1, -1
+	wantID := false // the value being read is the top-level "id"
+	var keyStart int64
+	buf, i := s.buf[:s.end], s.pos
+	reload := func() { buf, i = s.buf[:s.end], s.pos }
 	for {
-		c, ok := s.peekNonSpace()
-		if !ok {
-			return s.truncated()
+		if state == wAfter && len(stack) == 0 {
+			s.pos = i
+			return idStart, idEnd, nil
 		}
-		switch {
-		case c == '{' || c == '[':
-			s.pos++
-			closer := byte('}')
-			if c == '[' {
-				closer = ']'
+		if i >= len(buf) {
+			s.pos = i
+			if !s.fill() {
+				return 0, 0, s.truncated()
 			}
-			n, ok := s.peekNonSpace()
-			if !ok {
-				return s.truncated()
+			reload()
+			continue
+		}
+		c := buf[i]
+		if isSpace[c] {
+			i = skipSpaces(buf, i+1)
+			continue
+		}
+		switch state {
+		case wValue, wValueOrClose:
+			if c == ']' && state == wValueOrClose {
+				i++
+				stack = stack[:len(stack)-1]
+				state = wAfter
+				continue
 			}
-			if n == closer {
-				s.pos++
-				break
+			if findID && len(stack) == 0 && c != '{' {
+				s.pos = i
+				return 0, 0, s.syntax("a message is not an object")
 			}
-			if len(s.stack) >= maxDepth {
-				return s.syntax("values nested too deeply")
-			}
-			s.stack = append(s.stack, closer)
-			if closer == '}' {
-				if err := s.objectKey(); err != nil {
-					return err
+			start := s.base + int64(i)
+			switch {
+			case c == '{' || c == '[':
+				if len(stack) >= maxDepth {
+					s.pos = i
+					return 0, 0, s.syntax("values nested too deeply")
 				}
-			}
-			continue outer
-		case c == '"':
-			if err := s.skipString(); err != nil {
-				return err
-			}
-		case c == 't':
-			if err := s.skipLiteral("true"); err != nil {
-				return err
-			}
-		case c == 'f':
-			if err := s.skipLiteral("false"); err != nil {
-				return err
-			}
-		case c == 'n':
-			if err := s.skipLiteral("null"); err != nil {
-				return err
-			}
-		case c == '-' || isDigit(c):
-			if err := s.skipNumber(); err != nil {
-				return err
-			}
-		default:
-			return s.syntax("invalid character at the start of a value")
-		}
-		// After a complete value: close containers or go on to the next
-		// element.
-		for len(s.stack) > 0 {
-			c, ok := s.peekNonSpace()
-			if !ok {
-				return s.truncated()
-			}
-			top := s.stack[len(s.stack)-1]
-			if c == ',' {
-				s.pos++
-				if top == '}' {
-					if err := s.objectKey(); err != nil {
-						return err
+				i++
+				if c == '{' {
+					stack = append(stack, '}')
+					state = wKeyOrClose
+				} else {
+					stack = append(stack, ']')
+					state = wValueOrClose
+				}
+				continue
+			case c == '"':
+				j := plainRun(buf, i+1)
+				if j < len(buf) && buf[j] == '"' {
+					i = j + 1
+				} else {
+					s.pos = i
+					if err := s.skipString(); err != nil {
+						return 0, 0, err
 					}
+					reload()
 				}
-				continue outer
+			case c == 'n' && i+4 <= len(buf) && string(buf[i:i+4]) == "null":
+				i += 4
+			case c == 'f' && i+5 <= len(buf) && string(buf[i:i+5]) == "false":
+				i += 5
+			case c == 't' && i+4 <= len(buf) && string(buf[i:i+4]) == "true":
+				i += 4
+			case c == 't' || c == 'f' || c == 'n':
+				s.pos = i
+				lit := map[byte]string{'t': "true", 'f': "false", 'n': "null"}[c]
+				if err := s.skipLiteral(lit); err != nil {
+					return 0, 0, err
+				}
+				reload()
+			case '1' <= c && c <= '9':
+				j := i + 1
+				for j < len(buf) && isDigit(buf[j]) {
+					j++
+				}
+				if j < len(buf) && buf[j] != '.' && buf[j] != 'e' && buf[j] != 'E' {
+					i = j
+					break
+				}
+				fallthrough
+			case c == '-' || c == '0':
+				s.pos = i
+				if err := s.skipNumber(); err != nil {
+					return 0, 0, err
+				}
+				reload()
+			default:
+				s.pos = i
+				return 0, 0, s.syntax("invalid character at the start of a value")
 			}
-			if c != top {
-				return s.syntax(fmt.Sprintf("expected ',' or '%c'", top))
+			if wantID {
+				idStart, idEnd = start, s.base+int64(i)
+				wantID = false
 			}
-			s.pos++
-			s.stack = s.stack[:len(s.stack)-1]
+			state = wAfter
+		case wKeyOrClose, wKey:
+			if c == '}' && state == wKeyOrClose {
+				i++
+				stack = stack[:len(stack)-1]
+				state = wAfter
+				continue
+			}
+			if c != '"' {
+				s.pos = i
+				return 0, 0, s.syntax("expected a string key")
+			}
+			keyStart = s.base + int64(i)
+			j := plainRun(buf, i+1)
+			if j < len(buf) && buf[j] == '"' {
+				i = j + 1
+			} else {
+				s.pos = i
+				if err := s.skipString(); err != nil {
+					return 0, 0, err
+				}
+				reload()
+			}
+			if findID && len(stack) == 1 {
+				key := buf[int(keyStart-s.base)+1 : i-1]
+				isID := len(key) == 2 && key[0] == 'i' && key[1] == 'd'
+				if !isID && len(key) > 2 && len(key) < 16 && bytes.IndexByte(key, '\\') >= 0 {
+					k, err := decodeKey(key)
+					if err != nil {
+						s.pos = i
+						return 0, 0, s.syntax("invalid key")
+					}
+					isID = k == "id"
+				}
+				if isID {
+					if idStart >= 0 {
+						s.pos = i
+						return 0, 0, s.syntax("a message has two ids")
+					}
+					wantID = true
+				}
+			}
+			state = wColon
+		case wColon:
+			if c != ':' {
+				s.pos = i
+				return 0, 0, s.syntax("expected ':' after a key")
+			}
+			i++
+			state = wValue
+		case wAfter:
+			top := stack[len(stack)-1]
+			switch {
+			case c == ',':
+				i++
+				if top == '}' {
+					state = wKey
+				} else {
+					state = wValue
+				}
+			case c == top:
+				i++
+				stack = stack[:len(stack)-1]
+			default:
+				s.pos = i
+				return 0, 0, s.syntax(fmt.Sprintf("expected ',' or '%c'", top))
+			}
 		}
-		return nil
 	}
 }
 
@@ -727,75 +832,17 @@ func (s *Scanner) message() error {
 	s.mark = s.pos
 	defer func() { s.mark = -1 }()
 	start := s.base + int64(s.pos)
-	s.pos++
-	var (
-		id     uint64
-		haveID bool
-	)
-	c, ok = s.peekNonSpace()
-	if !ok {
-		return s.truncated()
+	idStart, idEnd, err := s.walk(true)
+	if err != nil {
+		return err
 	}
-	if c != '}' {
-		for {
-			c, ok := s.peekNonSpace()
-			if !ok {
-				return s.truncated()
-			}
-			if c != '"' {
-				return s.syntax("expected a string key in a message")
-			}
-			raw, err := s.readString()
-			if err != nil {
-				return err
-			}
-			isID := len(raw) == 2 && raw[0] == 'i' && raw[1] == 'd'
-			if !isID && len(raw) > 2 && len(raw) < 16 {
-				k, err := decodeKey(raw)
-				if err != nil {
-					return s.syntax("invalid key")
-				}
-				isID = k == "id"
-			}
-			if err := s.colon(); err != nil {
-				return err
-			}
-			if isID {
-				if haveID {
-					return s.syntax("a message has two ids")
-				}
-				if _, ok := s.peekNonSpace(); !ok {
-					return s.truncated()
-				}
-				vstart := s.base + int64(s.pos)
-				if err := s.skipValue(); err != nil {
-					return err
-				}
-				v := s.buf[int(vstart-s.base):s.pos]
-				if id, err = parseIDValue(v); err != nil {
-					return fmt.Errorf("offset %d: message id %.40s: %w", vstart, v, err)
-				}
-				haveID = true
-			} else if err := s.skipValue(); err != nil {
-				return err
-			}
-			c, ok = s.peekNonSpace()
-			if !ok {
-				return s.truncated()
-			}
-			if c == ',' {
-				s.pos++
-				continue
-			}
-			if c != '}' {
-				return s.syntax("expected ',' or '}' in a message")
-			}
-			break
-		}
-	}
-	s.pos++
-	if !haveID {
+	if idStart < 0 {
 		return fmt.Errorf("offset %d: a message has no id", start)
+	}
+	v := s.buf[int(idStart-s.base):int(idEnd-s.base)]
+	id, err := parseIDValue(v)
+	if err != nil {
+		return fmt.Errorf("offset %d: message id %.40s: %w", idStart, v, err)
 	}
 	s.msg = Message{ID: id, Start: start, End: s.base + int64(s.pos), Raw: s.buf[s.mark:s.pos]}
 	return nil
@@ -841,4 +888,44 @@ func ParseID(s string) (uint64, error) {
 		return 0, fmt.Errorf("id %q: %w", s, err)
 	}
 	return id, nil
+}
+
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	spaces = 0x2020202020202020
+)
+
+// skipSpaces returns the index of the first non-whitespace byte of buf at
+// or after i (len(buf) when none); runs of spaces go 8 bytes at a time.
+func skipSpaces(buf []byte, i int) int {
+	for {
+		for i+8 <= len(buf) && binary.LittleEndian.Uint64(buf[i:]) == spaces {
+			i += 8
+		}
+		if i < len(buf) && isSpace[buf[i]] {
+			i++
+			continue
+		}
+		return i
+	}
+}
+
+// plainRun returns the index of the first byte of buf at or after i that
+// ends a run of plain string bytes (a quote, a backslash or a control
+// character; len(buf) when none), 8 bytes at a time.
+func plainRun(buf []byte, i int) int {
+	for i+8 <= len(buf) {
+		v := binary.LittleEndian.Uint64(buf[i:])
+		q := v ^ (ones * '"')
+		b := v ^ (ones * '\\')
+		if ((q-ones)&^q|(b-ones)&^b|(v-ones*0x20)&^v)&highs != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(buf) && strPlain[buf[i]] {
+		i++
+	}
+	return i
 }

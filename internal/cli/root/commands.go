@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	cliarchive "github.com/dcehost/dcehost/internal/cli/archive"
 	clicron "github.com/dcehost/dcehost/internal/cli/cron"
 	"github.com/dcehost/dcehost/internal/cli/factory"
 	"github.com/dcehost/dcehost/internal/cli/gh"
@@ -21,5 +22,6 @@ func init() {
 		func(f *factory.Factory) *cobra.Command { return clitargets.NewCmdTargets(f, nil) },
 		gh.NewCmdGh,
 		clicron.NewCmdCron,
+		cliarchive.NewCmdArchive,
 	)
 }
