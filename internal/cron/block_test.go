@@ -250,3 +250,49 @@ func TestCheckJobName(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInstall: for any crontab, Install and Remove never panic; a damaged
+// block is the only refusal; what they return keeps every line outside
+// the block, ends with a newline, and installing is idempotent.
+func FuzzInstall(f *testing.F) {
+	for _, name := range []string{"unrelated", "oldblock", "changed", "crlf", "header", "nonewline", "damaged-noend", "damaged-twobegins"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "blocks", name+".in"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("# BEGIN discord-scrape\r\n# END discord-scrape"))
+	s, err := ParseSchedule("0 4 1 * *")
+	if err != nil {
+		f.Fatal(err)
+	}
+	block := RenderBlock(DefaultJobName, s, testCommand)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, changed, err := Install(in, DefaultJobName, block)
+		if err != nil {
+			var damaged *DamagedBlockError
+			if !errors.As(err, &damaged) {
+				t.Fatalf("Install error %T %v", err, err)
+			}
+			return
+		}
+		if changed != !bytes.Equal(out, in) {
+			t.Fatalf("changed = %v for out == in: %v", changed, bytes.Equal(out, in))
+		}
+		if !bytes.HasSuffix(out, []byte("\n")) || !bytes.Contains(out, []byte(block)) {
+			t.Fatalf("Install(%q) = %q", in, out)
+		}
+		again, changed, err := Install(out, DefaultJobName, block)
+		if err != nil || changed || !bytes.Equal(again, out) {
+			t.Fatalf("second Install(%q): changed=%v err=%v", out, changed, err)
+		}
+		removed, _, err := Remove(out, DefaultJobName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := withNewline(outsideBlock(t, in)); !bytes.Equal(removed, want) {
+			t.Fatalf("Remove(Install(%q)) = %q, want %q", in, removed, want)
+		}
+	})
+}
