@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,7 +40,7 @@ func (r *run) salvageOnly(ctx context.Context) error {
 	sum := summary.New()
 	var trs []*targetRun
 	for _, t := range r.req.Targets {
-		if _, err := os.Stat(t.OutputDir); err != nil {
+		if _, err := os.Stat(t.OutputDir); errors.Is(err, fs.ErrNotExist) {
 			r.log.Info("nothing to salvage: output_dir does not exist", "target", t.Name, "output_dir", t.OutputDir)
 			continue
 		}
