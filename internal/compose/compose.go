@@ -18,7 +18,10 @@
 //
 // The inner run is told that its parent holds the archive lock with
 // --no-lock: the archive root is mounted at the same path, so taking the
-// lock again would find it held and exit 3.
+// lock again would find it held and exit 3. It is told with --no-retry that
+// its parent reloads the token and retries after an authentication failure
+// (the inner run only sees the token value it was given, so its own retry
+// could never help); it exits 4 at once instead.
 package compose
 
 import (
@@ -302,6 +305,9 @@ func (r *Runner) innerArgs(req runner.Request) []string {
 	args = append(args, string(req.Mode), "--runner", "local")
 	if req.Mode.TakesLock() {
 		args = append(args, "--no-lock")
+	}
+	if req.Mode.NeedsToken() {
+		args = append(args, "--no-retry")
 	}
 	args = append(args, "--config", req.Config.Path)
 	args = append(args, req.Selection.Args()...)

@@ -198,7 +198,7 @@ func TestPlan(t *testing.T) {
 	base := func(extra ...string) []string {
 		return append([]string{"/bin/true", "compose", "-f", fx.composeFile, "run", "--rm"}, extra...)
 	}
-	inner := []string{"--runner", "local", "--no-lock", "--config", fx.cfg.Path, "--target", "myserver", "--channel", "42", "--parallel", "3"}
+	inner := []string{"--runner", "local", "--no-lock", "--no-retry", "--config", fx.cfg.Path, "--target", "myserver", "--channel", "42", "--parallel", "3"}
 	tests := []struct {
 		name      string
 		mode      runner.Mode
@@ -220,9 +220,9 @@ func TestPlan(t *testing.T) {
 		{"memory variable beats the target", runner.Scrape, false, []string{"DCE_CONTAINER_MEMORY=2g"}, "", "",
 			append(base("-T", Service, "scrape"), inner...), []string{"DCE_CONTAINER_MEMORY=2g"}, true},
 		{"preflight takes no lock", runner.Preflight, false, nil, "", "",
-			append(base("-T", Service, "preflight", "--runner", "local", "--config", fx.cfg.Path), inner[5:]...), nil, true},
-		{"salvage: empty token", runner.Salvage, false, nil, "", "",
-			append(base("-T", Service, "salvage"), inner...), []string{"DISCORD_TOKEN="}, true},
+			append(base("-T", Service, "preflight", "--runner", "local", "--no-retry", "--config", fx.cfg.Path), inner[6:]...), nil, true},
+		{"salvage: empty token, no retry to disable", runner.Salvage, false, nil, "", "",
+			append(base("-T", Service, "salvage", "--runner", "local", "--no-lock"), inner[4:]...), []string{"DISCORD_TOKEN="}, true},
 		{"summary outside the archive root is mounted", runner.Scrape, false, nil, summaryOutside, "",
 			append(append(base("-T", "-v", filepath.Dir(summaryOutside)+":"+filepath.Dir(summaryOutside), Service, "scrape"), inner...), "--summary-file", summaryOutside), nil, true},
 		{"summary inside the archive root needs no mount", runner.Scrape, false, nil, summaryInside, "",

@@ -25,8 +25,19 @@
 //	  "accept_tokens": ["tok"],  // DISCORD_TOKEN not listed: print DCE's
 //	                             // auth message and exit 4 (what the inner
 //	                             // dcehost does), after the lines
+//	  "container": false,        // run the entrypoint (see below) and exit
+//	                             // with its status instead of "exit"
 //	  "exit": 0
 //	}
+//
+// With "container": true the fake does what the service of
+// docker-compose.yml does: it runs $DCEHOST_BIN (the mounted entrypoint)
+// with the arguments after the service name, in the environment the
+// compose file gives the container (DISCORD_TOKEN, DCE_CONFIG_FILE,
+// DCE_ARCHIVE_ROOT, DCE_MIN_FREE_MB, TZ, and DCE_CLI_BIN, which is
+// $FAKEDOCKER_CLI_BIN standing in for /opt/app/DiscordChatExporter.Cli),
+// plus the variables named in FAKEDOCKER_PASS (comma-separated; test
+// plumbing such as FAKEDCE_STATE), and exits with its status.
 //
 // In a line's text, ${DISCORD_TOKEN} is replaced by the token the fake was
 // given, so tests can make the "container" echo it (the worst case for
@@ -43,6 +54,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -63,6 +75,7 @@ type step struct {
 	} `json:"rewrite"`
 	Lines        []line   `json:"lines"`
 	AcceptTokens []string `json:"accept_tokens"`
+	Container    bool     `json:"container"`
 	Exit         int      `json:"exit"`
 }
 
@@ -110,7 +123,7 @@ func main() {
 	if err != nil {
 		fail(125, "fakedocker: %v", err)
 	}
-	os.Exit(play(s))
+	os.Exit(play(s, args))
 }
 
 func fail(code int, format string, args ...any) {
@@ -190,7 +203,7 @@ func loadStep(n int) (step, error) {
 	return steps[min(n, len(steps)-1)], nil
 }
 
-func play(s step) int {
+func play(s step, args []string) int {
 	if s.Rewrite != nil {
 		if err := os.WriteFile(s.Rewrite.Path, []byte(s.Rewrite.Content), 0o600); err != nil {
 			fmt.Fprintf(os.Stderr, "fakedocker: rewrite: %v\n", err)
@@ -217,7 +230,53 @@ func play(s step) int {
 		fmt.Fprintln(os.Stderr, "ERROR: DiscordChatExporter: Authentication token is invalid.")
 		return 4
 	}
+	if s.Container {
+		return container(args)
+	}
 	return s.Exit
+}
+
+// container runs the service's entrypoint like `compose run` does.
+func container(args []string) int {
+	i := slices.Index(args, "run") + 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		switch args[i] {
+		case "-v", "--volume", "-e", "--env", "-u", "--user", "-w", "--workdir", "--name", "--entrypoint":
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		fmt.Fprintln(os.Stderr, "fakedocker: no service given to run")
+		return 1
+	}
+	command := args[i+1:]
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/home/dce"}
+	for _, key := range []string{"DISCORD_TOKEN", "DCE_CONFIG_FILE", "DCE_ARCHIVE_ROOT", "DCE_MIN_FREE_MB", "TZ"} {
+		env = append(env, key+"="+os.Getenv(key))
+	}
+	env = append(env, "DCE_CLI_BIN="+os.Getenv("FAKEDOCKER_CLI_BIN"))
+	for _, key := range strings.Split(os.Getenv("FAKEDOCKER_PASS"), ",") {
+		if v, ok := os.LookupEnv(key); ok && key != "" {
+			env = append(env, key+"="+v)
+		}
+	}
+	cmd := exec.Command(os.Getenv("DCEHOST_BIN"), command...)
+	cmd.Env = env
+	cmd.Dir = "/"
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exitErr) && exitErr.ExitCode() >= 0:
+		return exitErr.ExitCode()
+	case errors.As(err, &exitErr):
+		return 137 // killed: compose reports 128+signal
+	}
+	fmt.Fprintf(os.Stderr, "fakedocker: start the entrypoint: %v\n", err)
+	return 127
 }
 
 func waitFor(path string) bool {
