@@ -25,6 +25,9 @@ import (
 var fakeBin string
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(crashChildEnv); spec != "" {
+		os.Exit(crashChild(spec))
+	}
 	os.Exit(buildFakeAndRun(m))
 }
 
