@@ -7,6 +7,7 @@ import (
 	clicron "github.com/dcehost/dcehost/internal/cli/cron"
 	"github.com/dcehost/dcehost/internal/cli/factory"
 	"github.com/dcehost/dcehost/internal/cli/gh"
+	"github.com/dcehost/dcehost/internal/cli/initcmd"
 	"github.com/dcehost/dcehost/internal/cli/scrape"
 	clitargets "github.com/dcehost/dcehost/internal/cli/targets"
 	"github.com/dcehost/dcehost/internal/cli/version"
@@ -23,5 +24,6 @@ func init() {
 		gh.NewCmdGh,
 		clicron.NewCmdCron,
 		cliarchive.NewCmdArchive,
+		func(f *factory.Factory) *cobra.Command { return initcmd.NewCmdInit(f, nil) },
 	)
 }
