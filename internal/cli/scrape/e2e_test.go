@@ -74,6 +74,7 @@ func binaries(t *testing.T) {
 		for _, b := range []struct{ out, pkg string }{
 			{dcehostBin, "./cmd/dcehost"},
 			{filepath.Join(fakeBinDir, "docker"), "./testdata/fakedocker"},
+			{filepath.Join(buildDir, "dce", "DiscordChatExporter.Cli"), "./testdata/fakedce"},
 		} {
 			cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
 			cmd.Dir = repoRoot
@@ -345,7 +346,7 @@ func TestComposeCommand(t *testing.T) {
 		wantMemory string
 	}{
 		{"stdout not a terminal gives -T", "", nil, []string{"scrape", "--target", "myserver"},
-			[]string{"run", "--rm", "-T", "discord-scraper", "scrape", "--runner", "local", "--no-lock"}, "8g"},
+			[]string{"run", "--rm", "-T", "discord-scraper", "scrape", "--runner", "local", "--no-lock", "--no-retry"}, "8g"},
 		{"DCE_COMPOSE_TTY=0 gives -T", "DCE_COMPOSE_TTY=0\n", nil, []string{"scrape", "--target", "myserver"},
 			[]string{"run", "--rm", "-T", "discord-scraper"}, "8g"},
 		{"env file memory beats the target", "DCE_CONTAINER_MEMORY=2g\n", nil, []string{"scrape", "--target", "myserver"},
@@ -359,7 +360,7 @@ func TestComposeCommand(t *testing.T) {
 		{"salvage: no token needed", "", nil, []string{"salvage", "--target", "other"},
 			[]string{"discord-scraper", "salvage", "--runner", "local", "--no-lock"}, "0"},
 		{"preflight: no lock to pass on", "", nil, []string{"preflight", "--target", "other"},
-			[]string{"discord-scraper", "preflight", "--runner", "local", "--config"}, "0"},
+			[]string{"discord-scraper", "preflight", "--runner", "local", "--no-retry", "--config"}, "0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -566,7 +567,7 @@ func TestDryRun(t *testing.T) {
 		"myserver (guild) -> " + filepath.Join(e.root, "myserver"),
 		"memory limit:  8g",
 		"DISCORD_TOKEN=***",
-		"run --rm -T discord-scraper scrape --runner local --no-lock --config " + e.config + " --target myserver",
+		"run --rm -T discord-scraper scrape --runner local --no-lock --no-retry --config " + e.config + " --target myserver",
 		"DISCORD_TOKEN_FILE=" + e.tokenFile,
 		filepath.Join(e.root, ".dce-scrape.lock"),
 	} {
@@ -720,5 +721,54 @@ func TestBadInputExits2AndWritesNothing(t *testing.T) {
 				t.Errorf("files changed:\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestFullChainThroughTheInnerRun(t *testing.T) {
+	// The fake container runs the real inner dcehost (--runner local
+	// --no-lock) with the fake DCE CLI: the first attempt's stale token is
+	// rejected by DCE, the inner run exits 4, the host reloads the token
+	// file (refreshed meanwhile) and the second attempt writes the archive.
+	// The inner run must not trip over the lock its parent holds.
+	e := newEnv(t)
+	const channel = "333333333333333333"
+	state := filepath.Join(t.TempDir(), "fakedce.json")
+	write(t, state, fmt.Sprintf(`{"tokens": [%q], "now": "2026-06-04T12:00:00Z", "guilds": [{"id": %q, "name": "My Server",
+		"channels": [{"id": %q, "name": "general", "category": "Text", "category_id": "5",
+			"messages": [{"id": "400000000000000001", "content": "hello"}, {"id": "400000000000000002", "content": "again"}]}]}]}`,
+		freshToken, guildA, channel), 0o644)
+	e.setScript(fmt.Sprintf(`[{"rewrite": {"path": %q, "content": %q}, "container": true}]`, e.tokenFile, freshToken+"\n"))
+	extra := []string{
+		"FAKEDOCKER_CLI_BIN=" + filepath.Join(buildDir, "dce", "DiscordChatExporter.Cli"),
+		"FAKEDOCKER_PASS=FAKEDCE_STATE",
+		"FAKEDCE_STATE=" + state,
+	}
+	r := e.run(extra, "scrape", "--target", "myserver")
+	if r.code != 0 {
+		t.Fatalf("want exit 0: %s", r)
+	}
+	if n := len(e.runs()); n != 2 {
+		t.Fatalf("%d container runs, want 2", n)
+	}
+	matches, err := filepath.Glob(filepath.Join(e.root, "myserver", `*\[`+channel+`\].json`))
+	if err != nil || len(matches) != 1 {
+		t.Fatalf("archives for channel %s: %q, %v\n%s", channel, matches, err, r)
+	}
+	data, err := os.ReadFile(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "400000000000000002") {
+		t.Fatalf("archive lacks the exported messages:\n%s", data)
+	}
+	for _, tok := range []string{staleToken, freshToken} {
+		if strings.Contains(r.stdout+r.stderr, tok) {
+			t.Fatalf("token in the output: %s", r)
+		}
+	}
+	// The inner run left the retry to the host: one "rejected" notice,
+	// from the host, naming the token file.
+	if n := strings.Count(r.stderr, "retrying once"); n != 1 || !strings.Contains(r.stderr, `source="DISCORD_TOKEN_FILE=`) {
+		t.Fatalf("want exactly one retry, by the host: %s", r)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/dcehost/dcehost/internal/cli/factory"
 	"github.com/dcehost/dcehost/internal/compose"
 	"github.com/dcehost/dcehost/internal/diskspace"
+	"github.com/dcehost/dcehost/internal/engine"
 	"github.com/dcehost/dcehost/internal/failure"
 	"github.com/dcehost/dcehost/internal/iostreams"
 	"github.com/dcehost/dcehost/internal/lock"
@@ -70,6 +71,7 @@ type Options struct {
 	Parallel    int
 	DryRun      bool
 	NoLock      bool
+	NoRetry     bool
 }
 
 // NewCmdScrape returns `dcehost scrape`.
@@ -92,8 +94,9 @@ Discord rejects the token, dcehost reloads it from its source (running
 DCE_REAUTH_COMMAND first when you are at a terminal) and retries once;
 still rejected, it exits 4 and says how to refresh it.
 
-The run inside the container is started with --no-lock, which tells it that
-its parent already holds the archive lock; do not use --no-lock yourself.`,
+The run inside the container is started with --no-lock (its parent already
+holds the archive lock) and --no-retry (its parent reloads the token and
+retries); these two hidden flags are for that inner run only.`,
 		Example: `  # what cron runs: every enabled target, logged to a file
   dcehost scrape --env-file ~/discord/scrape.env --log-file ~/discord/logs/scrape.log
 
@@ -168,7 +171,9 @@ func newCmd(f *factory.Factory, mode runner.Mode, runF func(*Options) error, cmd
 	fl.IntVar(&opts.Parallel, "parallel", 0, "channels exported at once (0: the engine's default)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and the compose command, run nothing, write nothing")
 	fl.BoolVar(&opts.NoLock, "no-lock", false, "the parent process holds the archive lock (set by dcehost for the run inside the container)")
+	fl.BoolVar(&opts.NoRetry, "no-retry", false, "exit 4 at once when the token is rejected: the parent process retries (set by dcehost for the run inside the container)")
 	_ = fl.MarkHidden("no-lock")
+	_ = fl.MarkHidden("no-retry")
 	return cmd
 }
 
@@ -182,9 +187,7 @@ func Runners(f *factory.Factory) map[string]runner.Runner {
 			LogFormat:  string(f.LogFormat),
 			Verbose:    f.Verbose,
 		},
-		"local": runner.Func(func(context.Context, runner.Request) error {
-			return failure.Usagef("--runner local: the local runner is not built into this binary; use --runner compose")
-		}),
+		"local": &engine.Local{Now: f.Now},
 	}
 }
 
@@ -314,15 +317,19 @@ func run(ctx context.Context, opts *Options) (err error) {
 	}
 
 	log.Info("starting "+string(opts.Mode), "runner", name, "targets", targetNames(selected))
-	err = recovery.Run(ctx, r, req, tokenSource(src), recovery.Options{
-		Register:      opts.Redactor.Add,
-		ReauthCommand: s.ReauthCommand,
-		Interactive:   opts.IO.IsStdinTTY() && opts.IO.IsStdoutTTY(),
-		Stdin:         opts.IO.In,
-		Stdout:        opts.IO.Out,
-		Stderr:        opts.IO.ErrOut,
-		Log:           log,
-	})
+	if opts.NoRetry {
+		err = r.Run(ctx, req)
+	} else {
+		err = recovery.Run(ctx, r, req, tokenSource(src), recovery.Options{
+			Register:      opts.Redactor.Add,
+			ReauthCommand: s.ReauthCommand,
+			Interactive:   opts.IO.IsStdinTTY() && opts.IO.IsStdoutTTY(),
+			Stdin:         opts.IO.In,
+			Stdout:        opts.IO.Out,
+			Stderr:        opts.IO.ErrOut,
+			Log:           log,
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", opts.Mode, err)
 	}
