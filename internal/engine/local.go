@@ -21,6 +21,7 @@ import (
 	"github.com/dcehost/dcehost/internal/dce"
 	"github.com/dcehost/dcehost/internal/failure"
 	"github.com/dcehost/dcehost/internal/iostreams"
+	"github.com/dcehost/dcehost/internal/progress"
 	"github.com/dcehost/dcehost/internal/runner"
 	"github.com/dcehost/dcehost/internal/summary"
 	"github.com/dcehost/dcehost/internal/targets"
@@ -50,6 +51,12 @@ type Local struct {
 	Now func() time.Time
 	// TempDir is where preflight writes its (empty) exports; "" = os.TempDir.
 	TempDir string
+	// Progress receives channel i/N and messages appended during a scrape.
+	// nil: one is made on req.IO's standard error (a status line on a
+	// terminal, else a log line per channel). A caller that wants its log
+	// lines to share the terminal with the status line passes its own and
+	// builds its logger on Progress.Writer.
+	Progress *progress.Reporter
 }
 
 var _ runner.Runner = (*Local)(nil)
@@ -114,6 +121,10 @@ func (l *Local) Run(ctx context.Context, req runner.Request) error {
 		r.io = iostreams.System()
 	}
 	r.redactor.Add(req.Token)
+	r.progress = l.Progress
+	if r.progress == nil {
+		r.progress = progress.New(r.io.ErrOut, r.io.IsStderrTTY(), r.log)
+	}
 	if req.Mode.NeedsToken() {
 		c, err := l.client(req, r.log)
 		if err != nil {
@@ -142,6 +153,8 @@ type run struct {
 	// killed lists exports killed by a signal: reported as SKIPPED or
 	// SKIPPED_OOM in the summary, and as a failure in the run's error.
 	killed []string
+
+	progress *progress.Reporter
 
 	guildsOnce sync.Once
 	guilds     []dce.Guild
@@ -268,6 +281,7 @@ func (r *run) finish(trs []*targetRun, sum *summary.Summary) error {
 			sum.Fail(summary.Failure{Target: tr.t.Name, Error: err.Error()})
 		}
 	}
+	r.progress.End()
 	sum.FinishedAt = r.l.now()
 	var errs []error
 	if r.req.SummaryFile != "" {

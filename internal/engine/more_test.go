@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dcehost/dcehost/internal/failure"
+	"github.com/dcehost/dcehost/internal/progress"
 	"github.com/dcehost/dcehost/internal/runner"
 	"github.com/dcehost/dcehost/internal/settings"
 	"github.com/dcehost/dcehost/internal/summary"
@@ -178,4 +179,20 @@ func FuzzArchiveName(f *testing.F) {
 			t.Fatalf("cut inside a character: %q", name)
 		}
 	})
+}
+
+func TestProgressCounts(t *testing.T) {
+	e := newEnv(t, baseState())
+	tg := e.guildTarget("myserver", guildID)
+	l := e.local()
+	ios, _, _ := testStreams()
+	l.Progress = progress.New(ios.ErrOut, false, nil)
+	r := e.runWith(l, runner.Scrape, testToken, 2, tg)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	done, total, appended := l.Progress.Counts()
+	if done != 3 || total != 3 || appended != 8 {
+		t.Errorf("progress counts %d/%d, %d appended; want 3/3, 8", done, total, appended)
+	}
 }

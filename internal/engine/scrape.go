@@ -128,8 +128,23 @@ func (r *run) scrape(ctx context.Context) error {
 		}
 	}
 
-	outs, fatal := r.runJobs(ctx, jobs, r.scrapeChannel)
+	r.progress.AddTotal(len(jobs))
+	outs, fatal := r.runJobs(ctx, jobs, func(ctx context.Context, j job) outcome {
+		label := j.tr.t.Name + "/" + j.ch.ID
+		r.progress.Start(label)
+		o := r.scrapeChannel(ctx, j)
+		appended := 0
+		if o.entry != nil {
+			appended = o.entry.Delta
+		}
+		if o.salvage != nil {
+			appended += o.salvage.Delta
+		}
+		r.progress.Done(label, appended)
+		return o
+	})
 	if fatal != nil {
+		r.progress.End()
 		r.writeMaps(trs)
 		return fatal
 	}
@@ -354,7 +369,7 @@ func (r *run) scrapeChannel(ctx context.Context, j job) outcome {
 		}
 		e.Reason = "includes a salvaged partial export"
 	}
-	r.log.Info("channel done", "target", t.Name, "channel", id, "action", string(e.Action),
+	r.log.Debug("channel done", "target", t.Name, "channel", id, "action", string(e.Action),
 		"before", e.BeforeCount, "fetched", e.FetchedCount, "after", e.AfterCount)
 	o.entry = &e
 	return o
