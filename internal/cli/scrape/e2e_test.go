@@ -99,7 +99,7 @@ type env struct {
 	envFile   string
 	tokenFile string
 	fakeLog   string // outside dir, so snapshots of dir ignore it
-	script    string
+	script    string // fakedocker's script, outside dir
 	environ   []string
 }
 
@@ -113,9 +113,10 @@ func newEnv(t *testing.T) *env {
 		config:    filepath.Join(dir, "config", "scrape-targets.json"),
 		envFile:   filepath.Join(dir, "scrape.env"),
 		tokenFile: filepath.Join(dir, ".discord-token"),
-		fakeLog:   filepath.Join(t.TempDir(), "fakedocker.log"),
-		script:    filepath.Join(dir, "script.json"),
 	}
+	// The fake's files live outside dir: they hold tokens on purpose.
+	fakeDir := t.TempDir()
+	e.fakeLog, e.script = filepath.Join(fakeDir, "fakedocker.log"), filepath.Join(fakeDir, "script.json")
 	for _, d := range []string{filepath.Join(e.root, "myserver"), filepath.Join(e.root, "other"), filepath.Join(dir, "config"), filepath.Join(dir, "home")} {
 		mkdir(t, d)
 	}
@@ -621,6 +622,19 @@ func TestTokenNeverLeaks(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "token is ***") {
 		t.Fatalf("the log file lacks the container's (masked) output:\n%s", data)
+	}
+	// Every file dcehost may have written (log, lock holder, ...), but the
+	// token file itself.
+	err = filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == e.tokenFile {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		captured = append(captured, p+":\n"+string(data))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for i, text := range captured {
 		for _, tok := range []string{staleToken, freshToken} {
