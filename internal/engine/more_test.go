@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -194,5 +195,46 @@ func TestProgressCounts(t *testing.T) {
 	done, total, appended := l.Progress.Counts()
 	if done != 3 || total != 3 || appended != 8 {
 		t.Errorf("progress counts %d/%d, %d appended; want 3/3, 8", done, total, appended)
+	}
+}
+
+// An archive written by another tool: messages out of order, CRLF line
+// ends, another UTC offset, no messageCount. The cursor is its largest id
+// and the merge keeps every message.
+func TestUnorderedForeignToolArchive(t *testing.T) {
+	st := fState{Guilds: []fGuild{{ID: guildID, Name: "G", Channels: []fChan{{ID: generalID, Name: "general",
+		Messages: []fMsg{{ID: "2000000000000000003"}, {ID: "2000000000000000009"}, {ID: "2000000000000000005"}, {ID: "2000000000000000012"}}}}}}}
+	e := newEnv(t, st)
+	tg := e.guildTarget("g", guildID)
+	msg := func(id, ts string) string {
+		return "    {\r\n      \"id\": \"" + id + "\",\r\n      \"type\": \"Default\",\r\n      \"timestamp\": \"" + ts +
+			"\",\r\n      \"content\": \"old " + id + "\",\r\n      \"author\": {\"id\": \"1\", \"name\": \"a\"}\r\n    }"
+	}
+	doc := "{\r\n  \"guild\": {\"id\": \"" + guildID + "\", \"name\": \"G\"},\r\n  \"channel\": {\"id\": \"" + generalID + "\", \"name\": \"general\"},\r\n" +
+		"  \"dateRange\": {\"after\": null, \"before\": null},\r\n  \"messages\": [\r\n" +
+		msg("2000000000000000009", "2021-07-14T23:00:00+02:00") + ",\r\n" +
+		msg("2000000000000000003", "2021-07-14T21:00:00+00:00") + ",\r\n" +
+		msg("2000000000000000005", "2021-07-14T16:00:00-05:00") + "\r\n  ]\r\n}\r\n"
+	path := filepath.Join(tg.OutputDir, "desktop export ["+generalID+"].json")
+	writeFile(t, path, doc)
+	r := e.run(runner.Scrape, 1, tg)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := e.exportsOf(generalID); len(got) != 1 || got[0] != "2000000000000000009" {
+		t.Errorf("--after %q, want the largest id 2000000000000000009", got)
+	}
+	c := entryFor(t, r.summary, generalID)
+	if c.Action != summary.Merged || c.BeforeCount != 3 || c.FetchedCount != 1 || c.AfterCount != 4 || c.FilePath != path {
+		t.Errorf("entry %+v", c)
+	}
+	ids := readArchive(t, path).ids()
+	for _, want := range []string{"2000000000000000003", "2000000000000000005", "2000000000000000009", "2000000000000000012"} {
+		if !slices.Contains(ids, want) {
+			t.Errorf("archive lacks %s: %v", want, ids)
+		}
+	}
+	if data := string(mustRead(t, path)); !strings.Contains(data, msg("2000000000000000005", "2021-07-14T16:00:00-05:00")) {
+		t.Errorf("an archived message's bytes changed:\n%s", data)
 	}
 }

@@ -250,6 +250,9 @@ func (r *run) scrapeChannel(ctx context.Context, j job) outcome {
 		if p == "" {
 			p = path
 		}
+		if _, serr := os.Lstat(p); serr != nil {
+			p = "" // no archive (yet): the summary says n/a
+		}
 		l := label
 		if l == "" {
 			l = archiveLabel(p)
