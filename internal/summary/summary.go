@@ -72,8 +72,9 @@ type Channel struct {
 	FetchedCount int    `json:"fetched_count"`
 	AfterCount   int    `json:"after_count"`
 	Delta        int    `json:"delta"`
-	// Reason says why a channel was skipped (added; omitted otherwise):
-	// forbidden, not_found, forum, or "killed by signal N".
+	// Reason (added; omitted when empty) says why a channel was skipped
+	// (forbidden, not_found, forum, "killed by signal N (exit C)") or that
+	// its counts include a salvaged partial export.
 	Reason string `json:"reason,omitempty"`
 }
 
