@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,9 +16,9 @@ import (
 // indexVersion is the version of the index file format.
 const indexVersion = 1
 
-// indexFile is what dcehost remembers about an archive it wrote, in
-// <metaDir>/index/<channel id>.json. It is trusted only while the archive
-// has the same path, size, mtime, ctime, inode and device.
+// indexFile is what dcehost remembers about an archive it wrote or
+// checked, in <metaDir>/index/<channel id>.json. It is trusted only while
+// the archive has the same path, size, mtime, ctime, inode and device.
 type indexFile struct {
 	Version   int    `json:"version"`
 	Path      string `json:"path"`
@@ -29,14 +30,28 @@ type indexFile struct {
 	ChannelID string `json:"channel_id"`
 	MaxID     string `json:"max_id"`
 	Count     int    `json:"count"`
+	// After is the raw dateRange.after ("" when absent).
+	After string `json:"after"`
+	// The messages span: from the first message's '{' to just after the
+	// last message's '}', and its CRC-32C.
+	SpanStart int64  `json:"span_start"`
+	SpanEnd   int64  `json:"span_end"`
+	SpanCRC   uint32 `json:"span_crc32c"`
 }
 
-// archiveMeta is what the cursor and a no-op merge need of an archive.
-type archiveMeta struct {
+// archiveState is what the cursor and the merge need of a valid archive.
+type archiveState struct {
 	ChannelID string
 	Count     int
 	MaxID     uint64
+	After     []byte // raw dateRange.after; nil when absent
+	// SpanStart..SpanEnd holds every message and only the separators
+	// between them (SpanStart == SpanEnd when there is none).
+	SpanStart, SpanEnd int64
+	SpanCRC            uint32
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Cursor returns the largest message id in the archive (0 when it has no
 // message or does not exist). On an archive unchanged since dcehost last
@@ -59,42 +74,97 @@ func Cursor(archivePath, metaDir string) (uint64, error) {
 	return info.MaxID, nil
 }
 
-// archiveInfo returns the archive's channel, count and largest id, from
-// the index when it is current, else by a full scan.
-func archiveInfo(path, metaDir string, st os.FileInfo) (archiveMeta, error) {
-	if ix, ok := readIndex(path, metaDir, st); ok {
-		max, err := strconv.ParseUint(ix.MaxID, 10, 64)
-		if err == nil {
-			return archiveMeta{ChannelID: ix.ChannelID, Count: ix.Count, MaxID: max}, nil
-		}
+// archiveInfo returns the archive's state, from the index when it is
+// current, else by a full scan (which refreshes the index).
+func archiveInfo(path, metaDir string, st os.FileInfo) (archiveState, error) {
+	if a, ok := indexedState(path, metaDir, st); ok {
+		return a, nil
 	}
+	a, _, err := scanArchive(path, st, nil)
+	if err != nil {
+		return archiveState{}, err
+	}
+	if metaDir != "" {
+		_ = writeIndex(path, metaDir, st, a)
+	}
+	return a, nil
+}
+
+// indexedState returns the state the index holds for the archive when the
+// index describes the file as it is now.
+func indexedState(path, metaDir string, st os.FileInfo) (archiveState, bool) {
+	ix, ok := readIndex(path, metaDir, st)
+	if !ok {
+		return archiveState{}, false
+	}
+	max, err := strconv.ParseUint(ix.MaxID, 10, 64)
+	if err != nil || ix.SpanStart > ix.SpanEnd || ix.SpanEnd > st.Size() {
+		return archiveState{}, false
+	}
+	a := archiveState{ChannelID: ix.ChannelID, Count: ix.Count, MaxID: max,
+		SpanStart: ix.SpanStart, SpanEnd: ix.SpanEnd, SpanCRC: ix.SpanCRC}
+	if ix.After != "" {
+		a.After = []byte(ix.After)
+	}
+	return a, true
+}
+
+// scanArchive reads a whole archive, checking it, and returns its state.
+// With exp, it also reports whether the archive holds any of the export's
+// ids. The file must still match st afterwards.
+func scanArchive(path string, st os.FileInfo, exp *exportDoc) (archiveState, bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return archiveMeta{}, fmt.Errorf("open archive: %w", err)
+		return archiveState{}, false, fmt.Errorf("open archive: %w", err)
 	}
 	defer f.Close()
 	sc := NewScanner(f)
-	var m archiveMeta
+	var a archiveState
+	overlap := false
 	for sc.Next() {
-		if id := sc.Message().ID; id > m.MaxID {
-			m.MaxID = id
+		m := sc.Message()
+		if a.Count == 0 {
+			a.SpanStart = m.Start
+		}
+		a.SpanEnd = m.End
+		a.Count++
+		if m.ID > a.MaxID {
+			a.MaxID = m.ID
+		}
+		if exp != nil && !overlap && exp.find(m.ID) >= 0 {
+			overlap = true
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return archiveMeta{}, &InvalidArchiveError{Path: path, Reason: scanReason(err), Err: err}
+		return archiveState{}, false, &InvalidArchiveError{Path: path, Reason: scanReason(err), Err: err}
 	}
-	if !sc.Header().HasMessages {
-		return archiveMeta{}, &InvalidArchiveError{Path: path, Reason: `no "messages" array`}
+	h := sc.Header()
+	if !h.HasMessages {
+		return archiveState{}, false, &InvalidArchiveError{Path: path, Reason: `no "messages" array`}
 	}
-	m.Count = sc.Count()
-	m.ChannelID = sc.Header().ChannelID
-	if metaDir != "" {
-		// Only when the file did not change while it was read.
-		if now, err := f.Stat(); err == nil && sameFile(st, now) {
-			_ = writeIndex(path, metaDir, st, m)
+	a.ChannelID, a.After = h.ChannelID, h.After
+	if a.SpanCRC, err = crcRange(f, a.SpanStart, a.SpanEnd); err != nil {
+		return archiveState{}, false, err
+	}
+	if now, err := f.Stat(); err != nil || !sameFile(st, now) {
+		return archiveState{}, false, fmt.Errorf("archive %s changed while it was read", path)
+	}
+	return a, overlap, nil
+}
+
+// crcRange returns the CRC-32C of f's bytes [start, end).
+func crcRange(f *os.File, start, end int64) (uint32, error) {
+	buf := make([]byte, 1<<20)
+	var crc uint32
+	for off := start; off < end; {
+		n := int(min(int64(len(buf)), end-off))
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return 0, fmt.Errorf("read %s at %d: %w", f.Name(), off, err)
 		}
+		crc = crc32.Update(crc, castagnoli, buf[:n])
+		off += int64(n)
 	}
-	return m, nil
+	return crc, nil
 }
 
 // indexPath names the index file of an archive.
@@ -144,10 +214,10 @@ func readIndex(path, metaDir string, st os.FileInfo) (indexFile, bool) {
 	return ix, true
 }
 
-// writeIndex records the archive's state (st) in its index file, by
-// temp file and rename. The index is only a shortcut: a missing or stale
+// writeIndex records the archive's state (as of st) in its index file,
+// by temp file and rename. The index is only a shortcut: a missing or stale
 // one costs a scan, never a wrong answer.
-func writeIndex(path, metaDir string, st os.FileInfo, m archiveMeta) error {
+func writeIndex(path, metaDir string, st os.FileInfo, a archiveState) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
@@ -155,8 +225,9 @@ func writeIndex(path, metaDir string, st os.FileInfo, m archiveMeta) error {
 	ino, dev, ctime := statKey(st)
 	ix := indexFile{
 		Version: indexVersion, Path: abs, Size: st.Size(), MtimeNs: st.ModTime().UnixNano(),
-		CtimeNs: ctime, Inode: ino, Dev: dev, ChannelID: m.ChannelID,
-		MaxID: strconv.FormatUint(m.MaxID, 10), Count: m.Count,
+		CtimeNs: ctime, Inode: ino, Dev: dev, ChannelID: a.ChannelID,
+		MaxID: strconv.FormatUint(a.MaxID, 10), Count: a.Count, After: string(a.After),
+		SpanStart: a.SpanStart, SpanEnd: a.SpanEnd, SpanCRC: a.SpanCRC,
 	}
 	b, err := json.MarshalIndent(ix, "", "  ")
 	if err != nil {
@@ -187,9 +258,9 @@ func writeIndex(path, metaDir string, st os.FileInfo, m archiveMeta) error {
 	})
 }
 
-// writeIndexFor refreshes the index after dcehost wrote or checked the
-// archive; failures only cost a scan next time.
-func writeIndexFor(path, metaDir, channelID string, maxID uint64, count int) {
+// writeIndexFor refreshes the index after dcehost wrote the archive;
+// failures only cost a scan next time.
+func writeIndexFor(path, metaDir string, a archiveState) {
 	if metaDir == "" {
 		return
 	}
@@ -197,5 +268,5 @@ func writeIndexFor(path, metaDir, channelID string, maxID uint64, count int) {
 	if err != nil {
 		return
 	}
-	_ = writeIndex(path, metaDir, st, archiveMeta{ChannelID: channelID, Count: count, MaxID: maxID})
+	_ = writeIndex(path, metaDir, st, a)
 }

@@ -56,6 +56,8 @@ type exportDoc struct {
 	path string
 	hdr  *Header
 	msgs []exportMsg
+	// The messages span in file order (see archiveState).
+	spanStart, spanEnd int64
 }
 
 type exportMsg struct {
@@ -96,6 +98,10 @@ func loadExport(path, expected string) (*exportDoc, error) {
 	doc := &exportDoc{path: path}
 	for sc.Next() {
 		m := sc.Message()
+		if len(doc.msgs) == 0 {
+			doc.spanStart = m.Start
+		}
+		doc.spanEnd = m.End
 		doc.msgs = append(doc.msgs, exportMsg{id: m.ID, start: m.Start, end: m.End})
 	}
 	if err := sc.Err(); err != nil {
@@ -188,7 +194,17 @@ func Merge(archivePath, exportPath string, opts MergeOptions) (MergeResult, erro
 		if err := createArchive(archivePath, exp, opts.KeepExport); err != nil {
 			return MergeResult{}, err
 		}
-		writeIndexFor(archivePath, opts.MetaDir, exp.hdr.ChannelID, res.MaxID, res.AfterCount)
+		if opts.MetaDir != "" {
+			a := archiveState{ChannelID: exp.hdr.ChannelID, Count: len(exp.msgs), MaxID: res.MaxID,
+				After: exp.hdr.After, SpanStart: exp.spanStart, SpanEnd: exp.spanEnd}
+			if f, err := os.Open(archivePath); err == nil {
+				a.SpanCRC, err = crcRange(f, a.SpanStart, a.SpanEnd)
+				f.Close()
+				if err == nil {
+					writeIndexFor(archivePath, opts.MetaDir, a)
+				}
+			}
+		}
 		return res, nil
 	}
 	if err != nil {
@@ -213,6 +229,26 @@ func Merge(archivePath, exportPath string, opts MergeOptions) (MergeResult, erro
 		return res, nil
 	}
 
+	// Does the export hold ids the archive may have? Without a current
+	// index, one scan of the archive checks it and tells.
+	a, indexed := indexedState(archivePath, opts.MetaDir, st)
+	overlap := true
+	if indexed {
+		overlap = exp.msgs[0].id <= a.MaxID
+	} else {
+		if a, overlap, err = scanArchive(archivePath, st, exp); err != nil {
+			return MergeResult{}, err
+		}
+		if opts.MetaDir != "" && !opts.DryRun {
+			_ = writeIndex(archivePath, opts.MetaDir, st, a)
+		}
+	}
+	if a.ChannelID != "" && a.ChannelID != exp.hdr.ChannelID {
+		return MergeResult{}, otherChannel(archivePath, a.ChannelID, exp.hdr.ChannelID)
+	}
+	if !overlap {
+		return appendInto(archivePath, st, a, exp, opts, res)
+	}
 	return mergeInto(archivePath, st, exp, opts, res)
 }
 
@@ -226,6 +262,7 @@ type mergeStats struct {
 	maxID                             uint64
 	oldIDs                            []uint64
 	channelID                         string
+	dateAfter                         []byte
 }
 
 func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOptions, res MergeResult) (MergeResult, error) {
@@ -267,9 +304,6 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 		if tmp != nil {
 			discardTemp(tmp)
 		}
-		if !opts.DryRun {
-			writeIndexFor(archivePath, opts.MetaDir, stats.channelID, stats.maxID, stats.before)
-		}
 		return res, nil
 	}
 	res.Action = Merged
@@ -296,8 +330,11 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 	if err := tmp.Close(); err != nil {
 		return fail(fmt.Errorf("close %s: %w", tmp.Name(), err))
 	}
+	var after archiveState
 	if err := step("revalidate", func() error {
-		return revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, stats)
+		var err error
+		after, err = revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, stats)
+		return err
 	}); err != nil {
 		return fail(err)
 	}
@@ -321,7 +358,7 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 	if err := step("sync-dir", func() error { return syncDir(filepath.Dir(archivePath)) }); err != nil {
 		return MergeResult{}, err
 	}
-	writeIndexFor(archivePath, opts.MetaDir, exp.hdr.ChannelID, stats.maxID, stats.after)
+	writeIndexFor(archivePath, opts.MetaDir, after)
 	return res, nil
 }
 
@@ -412,6 +449,7 @@ func mergePass(w *bufio.Writer, archivePath string, ef *os.File, exp *exportDoc,
 		return mergeStats{}, otherChannel(archivePath, ah.ChannelID, want)
 	}
 	st.channelID = want
+	st.dateAfter = after
 	st.before = st.after
 	for _, m := range exp.msgs {
 		if m.seen {
@@ -463,10 +501,11 @@ func scanHeader(path string) (*Header, error) {
 
 // revalidate scans the written temp file: a complete document of the
 // channel, messageCount right, and every id the archive had still there.
-func revalidate(tmpPath, archivePath, channelID string, st mergeStats) error {
+func revalidate(tmpPath, archivePath, channelID string, st mergeStats) (archiveState, error) {
+	var a archiveState
 	f, err := os.Open(tmpPath)
 	if err != nil {
-		return fmt.Errorf("re-validate %s: %w", tmpPath, err)
+		return a, fmt.Errorf("re-validate %s: %w", tmpPath, err)
 	}
 	defer f.Close()
 	old := st.oldIDs
@@ -476,7 +515,14 @@ func revalidate(tmpPath, archivePath, channelID string, st mergeStats) error {
 	sc := NewScanner(f)
 	hint := 0
 	for sc.Next() {
-		id := sc.Message().ID
+		m := sc.Message()
+		if a.Count == 0 {
+			a.SpanStart = m.Start
+		}
+		a.SpanEnd = m.End
+		a.Count++
+		a.MaxID = max(a.MaxID, m.ID)
+		id := m.ID
 		i := hint
 		if i >= len(old) || old[i] != id {
 			j, ok := slices.BinarySearch(old, id)
@@ -489,14 +535,14 @@ func revalidate(tmpPath, archivePath, channelID string, st mergeStats) error {
 		hint = i + 1
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("re-validate merged file for %s: %w", archivePath, err)
+		return a, fmt.Errorf("re-validate merged file for %s: %w", archivePath, err)
 	}
 	h := sc.Header()
 	if !h.HasMessageCount || h.MessageCount != int64(sc.Count()) || sc.Count() != st.after {
-		return fmt.Errorf("re-validate merged file for %s: messageCount %d, %d messages, %d expected", archivePath, h.MessageCount, sc.Count(), st.after)
+		return a, fmt.Errorf("re-validate merged file for %s: messageCount %d, %d messages, %d expected", archivePath, h.MessageCount, sc.Count(), st.after)
 	}
 	if h.ChannelID != channelID {
-		return fmt.Errorf("re-validate merged file for %s: channel %q, want %s", archivePath, h.ChannelID, channelID)
+		return a, fmt.Errorf("re-validate merged file for %s: channel %q, want %s", archivePath, h.ChannelID, channelID)
 	}
 	var missing []uint64
 	n := 0
@@ -509,9 +555,13 @@ func revalidate(tmpPath, archivePath, channelID string, st mergeStats) error {
 		}
 	}
 	if n > 0 {
-		return &ShrinkError{Path: archivePath, Missing: n, Example: missing}
+		return a, &ShrinkError{Path: archivePath, Missing: n, Example: missing}
 	}
-	return nil
+	a.ChannelID, a.After = h.ChannelID, h.After
+	if a.SpanCRC, err = crcRange(f, a.SpanStart, a.SpanEnd); err != nil {
+		return a, err
+	}
+	return a, nil
 }
 
 // createArchive puts a validated export into place as a new archive.
@@ -588,7 +638,8 @@ func copyIntoPlace(archivePath string, exp *exportDoc) error {
 		return fail(fmt.Errorf("close %s: %w", tmp.Name(), err))
 	}
 	if err := step("revalidate", func() error {
-		return revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, mergeStats{after: len(exp.msgs)})
+		_, err := revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, mergeStats{after: len(exp.msgs)})
+		return err
 	}); err != nil {
 		return fail(err)
 	}

@@ -225,6 +225,7 @@ type MergeOptions struct {
 	Archive   string
 	Export    string
 	ChannelID string // --channel
+	MetaDir   string // --meta-dir
 	DryRun    bool   // --dry-run
 	JSON      bool   // --json
 }
@@ -246,6 +247,11 @@ EXPORT itself is never changed.
 
 The export must be a complete document of the archive's channel (--channel,
 else the "[<id>].json" in ARCHIVE's name, else the archive's own channel).
+
+With --meta-dir (a target's .dce-meta directory; by default the .dce-meta
+beside ARCHIVE when there is one) the archive index there is used and kept
+up to date, so an archive unchanged since dcehost last wrote it is not
+parsed again.
 
 Exit status 7 when the export or the archive is unusable; the archive is
 then left as it was.`,
@@ -269,6 +275,7 @@ then left as it was.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.ChannelID, "channel", "", "the channel id the export must have (default: from the archive)")
+	cmd.Flags().StringVar(&opts.MetaDir, "meta-dir", "", "the .dce-meta directory holding the archive index (default: .dce-meta beside ARCHIVE, if it exists)")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "compute the result without writing")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	return cmd
@@ -297,8 +304,15 @@ func runMerge(opts *MergeOptions) error {
 	if st, err := os.Stat(opts.Archive); err == nil && st.IsDir() {
 		return failure.Usagef("archive merge: archive %s is a directory", opts.Archive)
 	}
+	meta := opts.MetaDir
+	if meta == "" {
+		beside := filepath.Join(filepath.Dir(opts.Archive), ".dce-meta")
+		if st, err := os.Stat(beside); err == nil && st.IsDir() {
+			meta = beside
+		}
+	}
 	res, err := dcearchive.Merge(opts.Archive, opts.Export, dcearchive.MergeOptions{
-		ChannelID: opts.ChannelID, DryRun: opts.DryRun, KeepExport: true,
+		ChannelID: opts.ChannelID, MetaDir: meta, DryRun: opts.DryRun, KeepExport: true,
 	})
 	var (
 		badArchive *dcearchive.InvalidArchiveError
