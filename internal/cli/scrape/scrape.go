@@ -270,15 +270,15 @@ func run(ctx context.Context, opts *Options) (err error) {
 	// command still gets the original streams, so it sees the terminal.
 	out, errOut := opts.IO.Out, opts.IO.ErrOut
 	if opts.LogFile != "" {
-		file, err := os.OpenFile(opts.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			return failure.Usagef("--log-file %s: %w", opts.LogFile, err)
+		file, ferr := os.OpenFile(opts.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if ferr != nil {
+			return failure.Usagef("--log-file %s: %w", opts.LogFile, ferr)
 		}
 		defer func() {
-			if err != nil {
+			if err != nil { // the named result: how this run ends
 				// main prints the error on standard error; the log file
 				// gets it too, so a cron run's log says how it ended.
-				fmt.Fprintf(opts.Redactor.Writer(file), "%s dcehost %s: %v\n", opts.Now().Format(time.RFC3339), opts.Mode, err)
+				fmt.Fprintf(opts.Redactor.Writer(file), "%s dcehost: %v\n", opts.Now().Format(time.RFC3339), err)
 			}
 			file.Close()
 		}()

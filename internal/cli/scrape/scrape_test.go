@@ -223,9 +223,18 @@ func TestRunErrorsKeepTheirClass(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{results: tt.results}
 			w := newWorld(t, runner.Scrape, rec, "DISCORD_TOKEN=tok-unit.SECRET.2")
+			w.opts.LogFile = filepath.Join(w.dir, "scrape.log")
 			err := run(context.Background(), w.opts)
 			if err == nil || !tt.check(err) || len(rec.reqs) != tt.runs {
 				t.Fatalf("run = %v after %d runs", err, len(rec.reqs))
+			}
+			// The log file ends with how the run ended.
+			data, rerr := os.ReadFile(w.opts.LogFile)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if want := "2026-06-04T12:00:00Z dcehost: " + err.Error() + "\n"; !strings.HasSuffix(string(data), want) {
+				t.Fatalf("log file does not end with %q:\n%s", want, data)
 			}
 		})
 	}
