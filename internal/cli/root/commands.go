@@ -9,6 +9,7 @@ import (
 	"github.com/dcehost/dcehost/internal/cli/gh"
 	"github.com/dcehost/dcehost/internal/cli/initcmd"
 	"github.com/dcehost/dcehost/internal/cli/scrape"
+	clistatus "github.com/dcehost/dcehost/internal/cli/status"
 	clisummary "github.com/dcehost/dcehost/internal/cli/summary"
 	clitargets "github.com/dcehost/dcehost/internal/cli/targets"
 	"github.com/dcehost/dcehost/internal/cli/version"
@@ -27,5 +28,6 @@ func init() {
 		cliarchive.NewCmdArchive,
 		func(f *factory.Factory) *cobra.Command { return initcmd.NewCmdInit(f, nil) },
 		func(f *factory.Factory) *cobra.Command { return clisummary.NewCmdSummary(f, nil) },
+		func(f *factory.Factory) *cobra.Command { return clistatus.NewCmdStatus(f, nil) },
 	)
 }
