@@ -4,6 +4,7 @@ package deps
 
 import (
 	_ "al.essio.dev/pkg/shellescape"
+	_ "github.com/compose-spec/compose-go/v2/loader"
 	_ "github.com/gofrs/flock"
 	_ "github.com/google/go-cmp/cmp"
 	_ "github.com/google/go-github/v62/github"
