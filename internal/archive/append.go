@@ -106,6 +106,7 @@ type appendLayout struct {
 	oldLen  int64 // the archive's span copied after it
 	spanEnd int64 // end of the last new message
 	size    int64
+	written *hashWriter // everything but the copied span
 }
 
 // countingWriter counts what goes through it.
@@ -130,7 +131,10 @@ func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
 func writeAppend(out io.Writer, af, ef *os.File, a archiveState, exp *exportDoc) (appendLayout, error) {
 	var lay appendLayout
 	cw := &countingWriter{w: out}
-	bw := bufio.NewWriterSize(cw, 256<<10)
+	// What goes through user space (all but the span) is hashed, for the
+	// re-validation.
+	lay.written = &hashWriter{w: cw}
+	bw := bufio.NewWriterSize(lay.written, 256<<10)
 	eh := exp.hdr
 	if err := writeHead(bw, docHead{Guild: eh.Guild, Channel: eh.Channel, After: a.After, Before: eh.Before, ExportedAt: eh.ExportedAt, Extra: eh.Extra}); err != nil {
 		return lay, err
@@ -248,6 +252,9 @@ func revalidateAppend(tmpPath, archivePath string, a archiveState, exp *exportDo
 	if sr.err != nil {
 		return archiveState{}, bad("%v", sr.err)
 	}
+	if sr.otherN != lay.written.n || sr.otherCRC != lay.written.crc {
+		return archiveState{}, bad("the file differs from what was written")
+	}
 	if lay.oldLen > 0 && sr.oldCRC != a.SpanCRC {
 		return archiveState{}, bad("the archived messages were not copied intact (CRC-32C differs)")
 	}
@@ -289,6 +296,8 @@ type spanReader struct {
 	spanEnd           int64
 	dropComma         bool
 	oldCRC, spanCRC   uint32
+	otherCRC          uint32 // the bytes outside [skipFrom, skipTo)
+	otherN            int64
 	err               error
 	buf               []byte
 	pending           []byte
@@ -332,6 +341,16 @@ func (s *spanReader) filter(chunk []byte, start int64) []byte {
 	}
 	if lo, hi := max(start, s.skipFrom), min(end, s.skipTo); lo < hi {
 		s.oldCRC = crc32.Update(s.oldCRC, castagnoli, chunk[lo-start:hi-start])
+	}
+	if start < s.skipFrom {
+		b := chunk[:min(end, s.skipFrom)-start]
+		s.otherCRC = crc32.Update(s.otherCRC, castagnoli, b)
+		s.otherN += int64(len(b))
+	}
+	if end > s.skipTo {
+		b := chunk[max(s.skipTo, start)-start:]
+		s.otherCRC = crc32.Update(s.otherCRC, castagnoli, b)
+		s.otherN += int64(len(b))
 	}
 	var out []byte
 	if start < s.skipFrom {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -292,7 +293,8 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 	if err := fp("before-write"); err != nil {
 		return fail(err)
 	}
-	bw := bufio.NewWriterSize(out, 1<<20)
+	hw := &hashWriter{w: out}
+	bw := bufio.NewWriterSize(hw, 1<<20)
 	stats, err := mergePass(bw, archivePath, ef, exp, st.Size())
 	if err != nil {
 		return fail(err)
@@ -333,7 +335,7 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 	var after archiveState
 	if err := step("revalidate", func() error {
 		var err error
-		after, err = revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, stats)
+		after, err = revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, stats, hw)
 		return err
 	}); err != nil {
 		return fail(err)
@@ -501,18 +503,19 @@ func scanHeader(path string) (*Header, error) {
 
 // revalidate scans the written temp file: a complete document of the
 // channel, messageCount right, and every id the archive had still there.
-func revalidate(tmpPath, archivePath, channelID string, st mergeStats) (archiveState, error) {
+func revalidate(tmpPath, archivePath, channelID string, st mergeStats, written *hashWriter) (archiveState, error) {
 	var a archiveState
 	f, err := os.Open(tmpPath)
 	if err != nil {
 		return a, fmt.Errorf("re-validate %s: %w", tmpPath, err)
 	}
 	defer f.Close()
+	hr := &hashReader{r: f}
 	old := st.oldIDs
 	slices.Sort(old)
 	old = slices.Compact(old)
 	found := make([]uint64, (len(old)+63)/64)
-	sc := NewScanner(f)
+	sc := NewScanner(hr)
 	hint := 0
 	for sc.Next() {
 		m := sc.Message()
@@ -536,6 +539,9 @@ func revalidate(tmpPath, archivePath, channelID string, st mergeStats) (archiveS
 	}
 	if err := sc.Err(); err != nil {
 		return a, fmt.Errorf("re-validate merged file for %s: %w", archivePath, err)
+	}
+	if hr.n != written.n || hr.crc != written.crc {
+		return a, fmt.Errorf("re-validate merged file for %s: the file differs from what was written (%d bytes, CRC-32C %08x; wrote %d bytes, %08x)", archivePath, hr.n, hr.crc, written.n, written.crc)
 	}
 	h := sc.Header()
 	if !h.HasMessageCount || h.MessageCount != int64(sc.Count()) || sc.Count() != st.after {
@@ -620,8 +626,9 @@ func copyIntoPlace(archivePath string, exp *exportDoc) error {
 		discardTemp(tmp)
 		return err
 	}
+	hw := &hashWriter{w: newTempWriter(tmp)}
 	if err := step("write", func() error {
-		if _, err := io.Copy(newTempWriter(tmp), src); err != nil {
+		if _, err := io.Copy(hw, src); err != nil {
 			return fmt.Errorf("copy export to %s: %w", tmp.Name(), err)
 		}
 		return nil
@@ -638,7 +645,7 @@ func copyIntoPlace(archivePath string, exp *exportDoc) error {
 		return fail(fmt.Errorf("close %s: %w", tmp.Name(), err))
 	}
 	if err := step("revalidate", func() error {
-		_, err := revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, mergeStats{after: len(exp.msgs)})
+		_, err := revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, mergeStats{after: len(exp.msgs)}, hw)
 		return err
 	}); err != nil {
 		return fail(err)
@@ -647,4 +654,33 @@ func copyIntoPlace(archivePath string, exp *exportDoc) error {
 		return fail(fmt.Errorf("create archive %s: %w", archivePath, err))
 	}
 	return step("sync-dir", func() error { return syncDir(filepath.Dir(archivePath)) })
+}
+
+// hashWriter passes writes on and keeps the CRC-32C and length of what
+// was written, for the re-validation to compare the file with.
+type hashWriter struct {
+	w   io.Writer
+	crc uint32
+	n   int64
+}
+
+func (h *hashWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.crc = crc32.Update(h.crc, castagnoli, p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+// hashReader keeps the CRC-32C and length of what was read through it.
+type hashReader struct {
+	r   io.Reader
+	crc uint32
+	n   int64
+}
+
+func (h *hashReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.crc = crc32.Update(h.crc, castagnoli, p[:n])
+	h.n += int64(n)
+	return n, err
 }
