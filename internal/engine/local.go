@@ -126,6 +126,9 @@ func (l *Local) Run(ctx context.Context, req runner.Request) error {
 		r.progress = progress.New(r.io.ErrOut, r.io.IsStderrTTY(), r.log)
 	}
 	if req.Mode.NeedsToken() {
+		if req.Token == "" {
+			return failure.Usagef("%s needs a Discord token (DISCORD_TOKEN or DISCORD_TOKEN_FILE)", req.Mode)
+		}
 		c, err := l.client(req, r.log)
 		if err != nil {
 			return err
