@@ -5,6 +5,7 @@ import (
 
 	cliarchive "github.com/dcehost/dcehost/internal/cli/archive"
 	clicron "github.com/dcehost/dcehost/internal/cli/cron"
+	"github.com/dcehost/dcehost/internal/cli/doctor"
 	"github.com/dcehost/dcehost/internal/cli/factory"
 	"github.com/dcehost/dcehost/internal/cli/gh"
 	"github.com/dcehost/dcehost/internal/cli/initcmd"
@@ -29,5 +30,6 @@ func init() {
 		func(f *factory.Factory) *cobra.Command { return initcmd.NewCmdInit(f, nil) },
 		func(f *factory.Factory) *cobra.Command { return clisummary.NewCmdSummary(f, nil) },
 		func(f *factory.Factory) *cobra.Command { return clistatus.NewCmdStatus(f, nil) },
+		func(f *factory.Factory) *cobra.Command { return doctor.NewCmdDoctor(f, nil) },
 	)
 }
