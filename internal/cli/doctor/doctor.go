@@ -233,7 +233,7 @@ func Run(ctx context.Context, opts *Options) []Result {
 	}
 
 	if !opts.NoSchedule {
-		add(checkSchedule(ctx, opts))
+		add(checkSchedule(ctx, opts, s))
 	}
 	return results
 }
@@ -495,13 +495,24 @@ func checkLock(s *settings.Settings, cfg *targets.Config) Result {
 	return r
 }
 
-func checkSchedule(ctx context.Context, opts *Options) Result {
+func checkSchedule(ctx context.Context, opts *Options, s *settings.Settings) Result {
 	r := Result{Name: CheckSchedule}
 	jobName := opts.JobName
 	if jobName == "" {
 		jobName = cron.DefaultJobName
 	}
-	fix := "dcehost cron install --env-file ENV_FILE --log-file LOG_FILE (or --no-schedule when another scheduler runs scrape)"
+	exe, err := opts.Executable()
+	if err != nil {
+		r.Detail = "cannot locate this dcehost binary: " + err.Error()
+		r.Fix = "run doctor from the installed binary"
+		return r
+	}
+	install := shellescape.QuoteCommand([]string{exe, "cron", "install", "--env-file", s.EnvFile,
+		"--log-file", filepath.Join(s.EnvFileDir(), "logs", "scrape.log")})
+	if jobName != cron.DefaultJobName {
+		install += " --job-name " + shellescape.Quote(jobName)
+	}
+	fix := install + " (or --no-schedule when another scheduler runs scrape)"
 	ct := &cron.Crontab{Bin: opts.Getenv(cron.CrontabBinVar), Runner: opts.CrontabRunner}
 	in, err := status.InstalledJob(ctx, ct, jobName)
 	if err != nil {
@@ -519,11 +530,6 @@ func checkSchedule(ctx context.Context, opts *Options) Result {
 		r.Fix = fix
 		return r
 	}
-	exe, err := opts.Executable()
-	if err != nil {
-		r.Detail = "cannot locate this dcehost binary: " + err.Error()
-		return r
-	}
 	candidates := []string{exe}
 	if resolved, err := filepath.EvalSymlinks(exe); err == nil && resolved != exe {
 		candidates = append(candidates, resolved)
@@ -538,7 +544,7 @@ func checkSchedule(ctx context.Context, opts *Options) Result {
 	}
 	if !runs {
 		r.Detail = fmt.Sprintf("crontab block %q does not run this binary %s: %s", jobName, exe, in.Command)
-		r.Fix = "run 'cron install' with this binary (" + exe + " cron install --env-file ENV_FILE --log-file LOG_FILE) so cron runs the version you checked"
+		r.Fix = install + " (so cron runs the binary you checked)"
 		return r
 	}
 	r.OK = true

@@ -291,13 +291,13 @@ func TestBroken(t *testing.T) {
 			}
 		}, []string{CheckLock}, "held by pid 4242 since 2026-06-04T04:00:00Z (dcehost scrape)", "kill 4242"},
 		{"no crontab", func(s *setup) { s.crontab.text = "" },
-			[]string{CheckSchedule}, `no crontab block "discord-scrape"`, "dcehost cron install"},
+			[]string{CheckSchedule}, `no crontab block "discord-scrape"`, exe + " cron install --env-file $DIR/scrape.env --log-file $DIR/logs/scrape.log"},
 		{"crontab runs another binary", func(s *setup) {
 			s.crontab.text = "# BEGIN discord-scrape\n0 4 1 * * '/home/me/old bin/dcehost' scrape\n# END discord-scrape\n"
-		}, []string{CheckSchedule}, "does not run this binary " + exe, exe + " cron install"},
+		}, []string{CheckSchedule}, "does not run this binary " + exe, exe + " cron install --env-file $DIR/scrape.env"},
 		{"crontab schedule damaged", func(s *setup) {
 			s.crontab.text = "# BEGIN discord-scrape\n61 4 1 * * " + exe + " scrape\n# END discord-scrape\n"
-		}, []string{CheckSchedule}, "line 1", "dcehost cron install"},
+		}, []string{CheckSchedule}, "line 1", exe + " cron install"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
