@@ -199,7 +199,8 @@ func runInit(opts *Options) error {
 		}
 		done = append(done, action{what, envPath, "mode 0600"})
 	}
-	if exists(configPath) {
+	keptConfig := exists(configPath)
+	if keptConfig {
 		done = append(done, action{"kept", configPath, "your targets are never replaced"})
 	} else {
 		if err := writeFile(configPath, config, 0o644); err != nil {
@@ -227,10 +228,19 @@ func runInit(opts *Options) error {
 	default:
 		return fmt.Errorf("init: %w", err)
 	}
-	for _, d := range []struct {
+	dirs := []struct {
 		path string
 		mode fs.FileMode
-	}{{filepath.Join(dir, LogsDir), 0o700}, {root, 0o755}} {
+	}{{filepath.Join(dir, LogsDir), 0o700}}
+	if !keptConfig {
+		// The archive root of the skeleton just written; a kept config
+		// names its own.
+		dirs = append(dirs, struct {
+			path string
+			mode fs.FileMode
+		}{root, 0o755})
+	}
+	for _, d := range dirs {
 		if exists(d.path) {
 			continue
 		}

@@ -272,6 +272,9 @@ func TestForceMergesAndKeeps(t *testing.T) {
 	if readFile(t, configPath) != myConfig {
 		t.Error("an existing targets config was replaced")
 	}
+	if exists(filepath.Join(e.dir, "archive")) {
+		t.Error("an archive root was created beside a kept config that names its own")
+	}
 	if readFile(t, compose) != string(dcehost.ComposeFile) || readFile(t, compose+".bak") != "old compose\n" {
 		t.Error("docker-compose.yml not replaced with a backup")
 	}
