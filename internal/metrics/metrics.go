@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/google/renameio/v2"
+
+	"github.com/dcehost/dcehost/internal/summary"
 )
 
 // FileVar is the variable naming the metrics file.
@@ -143,7 +145,17 @@ func Write(path string, run Run) error {
 		prev = time.Time{}
 	}
 	data := Render(run, prev)
-	if err := renameio.WriteFile(path, data, 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
+	// Not renameio.WriteFile: it would keep the mode of the file replaced,
+	// and the collector must be able to read the file.
+	pf, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o644))
+	if err != nil {
+		return fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	defer pf.Cleanup()
+	if _, err := pf.Write(data); err != nil {
+		return fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	if err := pf.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("metrics file %s: %w", path, err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
@@ -242,3 +254,47 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// FromSummary fills run's message and channel figures from a run summary
+// (nil leaves them empty: a run that ended before writing one). Failed
+// channels count under the action "FAILED"; a failure of a whole target
+// (no channel id) counts there too.
+func FromSummary(run Run, sum *summary.Summary) Run {
+	if sum == nil {
+		return run
+	}
+	run.MessagesAppended = int64(sum.Totals.MessagesAppended)
+	run.Channels = map[string]int{}
+	byTarget := map[string]*Target{}
+	var order []string
+	target := func(name string) *Target {
+		t, ok := byTarget[name]
+		if !ok {
+			t = &Target{Name: name, Channels: map[string]int{}}
+			byTarget[name] = t
+			order = append(order, name)
+		}
+		return t
+	}
+	for _, c := range sum.Channels {
+		action := string(c.Action)
+		run.Channels[action]++
+		t := target(c.Target)
+		t.Channels[action]++
+		if c.Delta > 0 {
+			t.MessagesAppended += int64(c.Delta)
+		}
+	}
+	for _, f := range sum.Failed {
+		run.Channels[failedAction]++
+		target(f.Target).Channels[failedAction]++
+	}
+	run.Targets = run.Targets[:0:0]
+	for _, name := range order {
+		run.Targets = append(run.Targets, *byTarget[name])
+	}
+	return run
+}
+
+// failedAction is the action label of failed channels.
+const failedAction = "FAILED"

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dcehost/dcehost/internal/summary"
 )
 
 // parseExposition parses data by the Prometheus text exposition format
@@ -292,6 +294,10 @@ func TestRunWithoutSummary(t *testing.T) {
 func TestWriteAtomicAndCarriesLastSuccess(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "dcehost.prom")
+	// A private file left by hand is replaced by a readable one.
+	if err := os.WriteFile(path, []byte("# old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ok := sampleRun()
 	ok.ExitCode = 0
 	if err := Write(path, ok); err != nil {
@@ -352,5 +358,38 @@ func TestLastSuccessBadFile(t *testing.T) {
 	// Write still succeeds; only the carried-over time is lost.
 	if err := Write(path, Run{ExitCode: 1, Started: time.Unix(1, 0), Finished: time.Unix(2, 0)}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFromSummary(t *testing.T) {
+	sum := summary.New()
+	sum.Add(summary.Channel{Target: "a", ChannelID: "1", Action: summary.Merged, Delta: 5})
+	sum.Add(summary.Channel{Target: "a", ChannelID: "2", Action: summary.Unchanged})
+	sum.Add(summary.Channel{Target: "b", ChannelID: "3", Action: summary.Created, Delta: 7})
+	sum.Add(summary.Channel{Target: "b", ChannelID: "4", Action: summary.SkippedOOM})
+	sum.Fail(summary.Failure{Target: "c", Error: "output_dir unreadable"})
+	start := time.Unix(1000, 0)
+	run := FromSummary(Run{Command: "scrape", Started: start, Finished: start.Add(time.Minute), ExitCode: 7}, sum)
+	series, _ := mustParse(t, string(Render(run, time.Time{})))
+	want := map[string]float64{
+		`dcehost_last_run_messages_appended{command="scrape"}`:                               12,
+		`dcehost_last_run_channels{action="merged",command="scrape"}`:                        1,
+		`dcehost_last_run_channels{action="unchanged",command="scrape"}`:                     1,
+		`dcehost_last_run_channels{action="created",command="scrape"}`:                       1,
+		`dcehost_last_run_channels{action="skipped_oom",command="scrape"}`:                   1,
+		`dcehost_last_run_channels{action="failed",command="scrape"}`:                        1,
+		`dcehost_last_run_target_messages_appended{command="scrape",target="a"}`:             5,
+		`dcehost_last_run_target_messages_appended{command="scrape",target="b"}`:             7,
+		`dcehost_last_run_target_messages_appended{command="scrape",target="c"}`:             0,
+		`dcehost_last_run_target_channels{action="failed",command="scrape",target="c"}`:      1,
+		`dcehost_last_run_target_channels{action="skipped_oom",command="scrape",target="b"}`: 1,
+	}
+	for k, v := range want {
+		if got, ok := series[k]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
+	if got := FromSummary(Run{ExitCode: 3}, nil); got.Channels != nil || got.Targets != nil {
+		t.Errorf("FromSummary(nil) = %+v, want no channel figures", got)
 	}
 }
