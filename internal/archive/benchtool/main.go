@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,6 +43,7 @@ type row struct {
 	size         int64
 	messages     int
 	cp           time.Duration
+	cpSync       time.Duration
 	merge        time.Duration // index current
 	mergeRSS     int64         // KB
 	mergeCold    time.Duration // no index
@@ -146,53 +148,84 @@ func measure(dir, bin, jqPath string, size int64, appendN int) (row, error) {
 	}
 	defer os.Remove(empty)
 
-	// cp of the same archive (page cache warm for both).
+	// Each timing is the median of 3 runs, each after a sync so that
+	// write-back of earlier steps does not land in it.
+	const runs = 3
 	cpOut := filepath.Join(dir, "cp.json")
-	r.cp, _, err = timed("cp", src, cpOut)
+	r.cp, _, err = median(runs, func() (time.Duration, int64, error) {
+		defer os.Remove(cpOut)
+		return timed("cp", src, cpOut)
+	})
 	if err != nil {
 		return r, err
 	}
-	os.Remove(cpOut)
+	r.cpSync, _, err = median(runs, func() (time.Duration, int64, error) {
+		defer os.Remove(cpOut)
+		d, _, err := timed("cp", src, cpOut)
+		if err != nil {
+			return 0, 0, err
+		}
+		t0 := time.Now()
+		if err := fsyncFile(cpOut); err != nil {
+			return 0, 0, err
+		}
+		return d + time.Since(t0), 0, nil
+	})
+	if err != nil {
+		return r, err
+	}
 
-	// dcehost archive merge on a working copy.
 	work := filepath.Join(dir, fmt.Sprintf("Work - general [%d].json", channelID))
-	if _, _, err := timed("cp", src, work); err != nil {
-		return r, err
-	}
 	defer os.Remove(work)
+	meta := filepath.Join(dir, ".dce-meta")
+	defer os.RemoveAll(meta)
+	check := func() error {
+		if rep, err := archive.Verify(work); err != nil || !rep.OK() || rep.Messages != st.Messages+appendN {
+			return fmt.Errorf("merged archive does not verify: %+v %v", rep, err)
+		}
+		return nil
+	}
 	// Cold: no index, the merge parses the whole archive once.
-	r.mergeCold, r.mergeColdRSS, err = timed(bin, "archive", "merge", "--json", work, export)
+	r.mergeCold, r.mergeColdRSS, err = median(runs, func() (time.Duration, int64, error) {
+		if err := freshCopy(src, work); err != nil {
+			return 0, 0, err
+		}
+		d, rss, err := timed(bin, "archive", "merge", "--json", work, export)
+		if err == nil {
+			err = check()
+		}
+		return d, rss, err
+	})
 	if err != nil {
 		return r, err
-	}
-	if rep, err := archive.Verify(work); err != nil || !rep.OK() || rep.Messages != st.Messages+appendN {
-		return r, fmt.Errorf("merged archive does not verify: %+v %v", rep, err)
 	}
 	// The scrape's case: the cursor was just taken (its first call scans
 	// and writes the index), then the merge finds the index current.
-	if _, _, err := timed("cp", src, work); err != nil {
-		return r, err
-	}
-	meta := filepath.Join(dir, ".dce-meta")
-	defer os.RemoveAll(meta)
-	t0 := time.Now()
-	c1, err := archive.Cursor(work, meta)
+	var c1 uint64
+	r.merge, r.mergeRSS, err = median(runs, func() (time.Duration, int64, error) {
+		if err := freshCopy(src, work); err != nil {
+			return 0, 0, err
+		}
+		os.RemoveAll(meta)
+		t0 := time.Now()
+		if _, err := archive.Cursor(work, meta); err != nil {
+			return 0, 0, err
+		}
+		r.cursorScan = time.Since(t0)
+		d, rss, err := timed(bin, "archive", "merge", "--json", "--meta-dir", meta, work, export)
+		if err == nil {
+			err = check()
+		}
+		return d, rss, err
+	})
 	if err != nil {
 		return r, err
-	}
-	r.cursorScan = time.Since(t0)
-	r.merge, r.mergeRSS, err = timed(bin, "archive", "merge", "--json", "--meta-dir", meta, work, export)
-	if err != nil {
-		return r, err
-	}
-	if rep, err := archive.Verify(work); err != nil || !rep.OK() || rep.Messages != st.Messages+appendN {
-		return r, fmt.Errorf("merged archive does not verify: %+v %v", rep, err)
 	}
 	if c1, err = archive.Cursor(work, meta); err != nil {
 		return r, err
 	}
 	const reps = 20
-	t0 = time.Now()
+	t0 := time.Now()
 	for range reps {
 		c2, err := archive.Cursor(work, meta)
 		if err != nil || c2 != c1 {
@@ -226,13 +259,60 @@ func measure(dir, bin, jqPath string, size int64, appendN int) (row, error) {
 		}
 		jqOut := filepath.Join(dir, "jq.json")
 		prog := `.[0] as $a | .[1] as $e | $a | .messages = (($a.messages + $e.messages) | unique_by(.id) | sort_by(.id | tonumber)) | .messageCount = (.messages | length)`
-		r.jq, r.jqRSS, err = timedOut(jqOut, jqPath, "-s", prog, work, export)
+		r.jq, r.jqRSS, err = timedOut(jqOut, jqPath, "-s", prog, src, export)
 		os.Remove(jqOut)
 		if err != nil {
 			return r, err
 		}
 	}
 	return r, nil
+}
+
+// median runs f n times, after a sync each, and returns the run with the
+// median time.
+func median(n int, f func() (time.Duration, int64, error)) (time.Duration, int64, error) {
+	type res struct {
+		d   time.Duration
+		rss int64
+	}
+	var all []res
+	for range n {
+		if err := exec.Command("sync").Run(); err != nil {
+			return 0, 0, fmt.Errorf("sync: %w", err)
+		}
+		d, rss, err := f()
+		if err != nil {
+			return 0, 0, err
+		}
+		all = append(all, res{d, rss})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].d < all[j].d })
+	m := all[len(all)/2]
+	maxRSS := int64(0)
+	for _, a := range all {
+		maxRSS = max(maxRSS, a.rss)
+	}
+	return m.d, maxRSS, nil
+}
+
+// freshCopy copies src to dst (untimed setup) and syncs it.
+func freshCopy(src, dst string) error {
+	if _, _, err := timed("cp", src, dst); err != nil {
+		return err
+	}
+	if err := fsyncFile(dst); err != nil {
+		return err
+	}
+	return exec.Command("sync").Run()
+}
+
+func fsyncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // timed runs a command and returns its wall time and peak RSS (KB).
@@ -313,10 +393,10 @@ func ms(d time.Duration) string {
 func printTable(rows []row, appendN int) {
 	fmt.Printf("\nAppend %d messages to a generated archive (DCE layout) with bin/dcehost archive merge, page cache warm.\n", appendN)
 	fmt.Println("dcehost merge: the archive index is current (as in a scrape, where the cursor was just taken); cold merge: no index, the archive is parsed once.")
-	fmt.Println("Merge times include fsync of the file and the directory; cp's do not.")
+	fmt.Println("Merge times include fsync of the file and the directory; cp's do not (cp+fsync does). Times: median of 3 runs, each after sync.")
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "archive\tmessages\tcp\tdcehost merge\tmerge/cp\tpeak RSS\tcold merge\tcold/cp\tcold RSS\tjq merge\tjq/dcehost\tjq RSS\tcursor (scan)\tcursor (index)\tno-op merge\t")
+	fmt.Fprintln(tw, "archive\tmessages\tcp\tcp+fsync\tdcehost merge\tmerge/cp\tpeak RSS\tcold merge\tcold/cp\tcold RSS\tjq merge\tjq/dcehost\tjq RSS\tcursor (scan)\tcursor (index)\tno-op merge\t")
 	for _, r := range rows {
 		jq, ratio, jqRSS := r.jqNote, "-", "-"
 		if r.jqNote == "" {
@@ -324,8 +404,8 @@ func printTable(rows []row, appendN int) {
 			ratio = fmt.Sprintf("%.0fx", float64(r.jq)/float64(r.merge))
 			jqRSS = fmt.Sprintf("%d MB", r.jqRSS>>10)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2fx\t%d MB\t%s\t%.2fx\t%d MB\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			human(r.size), r.messages, ms(r.cp), ms(r.merge), float64(r.merge)/float64(r.cp), r.mergeRSS>>10,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.2fx\t%d MB\t%s\t%.2fx\t%d MB\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			human(r.size), r.messages, ms(r.cp), ms(r.cpSync), ms(r.merge), float64(r.merge)/float64(r.cp), r.mergeRSS>>10,
 			ms(r.mergeCold), float64(r.mergeCold)/float64(r.cp), r.mergeColdRSS>>10,
 			jq, ratio, jqRSS, ms(r.cursorScan), ms(r.cursorIndex), ms(r.noop))
 	}
