@@ -200,11 +200,8 @@ func Run(ctx context.Context, opts *Options) []Result {
 	if opts.RunnerName == "local" {
 		add(checkCLI(opts, s))
 	} else {
-		bin, r := checkCompose(ctx, opts, s)
-		add(r)
+		add(checkCompose(ctx, opts, s))
 		switch {
-		case bin == nil:
-			add(blocked(CheckComposeFile, CheckCompose))
 		case cfgErr != nil:
 			add(blocked(CheckComposeFile, CheckConfig))
 		default:
@@ -238,19 +235,19 @@ func Run(ctx context.Context, opts *Options) []Result {
 	return results
 }
 
-func checkCompose(ctx context.Context, opts *Options, s *settings.Settings) ([]string, Result) {
+func checkCompose(ctx context.Context, opts *Options, s *settings.Settings) Result {
 	r := Result{Name: CheckCompose}
 	bin, err := compose.Detect(s, opts.LookPath)
 	if err != nil {
 		r.Detail = err.Error()
 		r.Fix = "install Docker with the compose plugin (or podman-compose), set DCE_COMPOSE_BIN, or use --runner local with the DCE CLI"
-		return nil, r
+		return r
 	}
 	probe, fix := engineProbe(bin, s, opts.LookPath)
 	if probe == nil {
 		r.OK = true
 		r.Detail = strings.Join(bin, " ") + " (engine not probed: unknown compose command)"
-		return bin, r
+		return r
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -258,11 +255,11 @@ func checkCompose(ctx context.Context, opts *Options, s *settings.Settings) ([]s
 	if err != nil {
 		r.Detail = fmt.Sprintf("%s found, but the container engine did not answer `%s`: %v", strings.Join(bin, " "), strings.Join(probe, " "), err)
 		r.Fix = fix
-		return nil, r
+		return r
 	}
 	r.OK = true
 	r.Detail = fmt.Sprintf("%s (engine %s)", strings.Join(bin, " "), strings.TrimSpace(firstLine(out)))
-	return bin, r
+	return r
 }
 
 // engineProbe returns the command that asks the container engine for its
@@ -312,8 +309,14 @@ func checkComposeFile(ctx context.Context, opts *Options, s *settings.Settings, 
 	// The environment compose sees in a real run: the process environment
 	// plus the variables dcehost adds (a placeholder token: only its
 	// presence matters here).
-	cr := &compose.Runner{Environ: opts.Environ, Executable: opts.Executable, LookPath: opts.LookPath}
-	plan, err := cr.Plan(runner.Request{Mode: runner.Scrape, Settings: s, Config: cfg, Targets: cfg.Targets, Token: "doctor-placeholder"})
+	// The compose command is the compose check's business: the plan is made
+	// with a stand-in, so the file is checked even when none is installed
+	// (compose-go needs no engine).
+	planSettings := *s
+	planSettings.ComposeBin = []string{"/doctor/compose"}
+	cr := &compose.Runner{Environ: opts.Environ, Executable: opts.Executable,
+		LookPath: func(name string) (string, error) { return name, nil }}
+	plan, err := cr.Plan(runner.Request{Mode: runner.Scrape, Settings: &planSettings, Config: cfg, Targets: cfg.Targets, Token: "doctor-placeholder"})
 	if err != nil {
 		r.Detail = err.Error()
 		r.Fix = fix

@@ -234,10 +234,10 @@ func TestBroken(t *testing.T) {
 			[]string{CheckEnvFile, CheckCompose, CheckComposeFile, CheckToken, CheckConfig, CheckArchiveRoot, CheckDisk, CheckLock, CheckSchedule},
 			"DCE_MIN_FREE_MB ($DIR/scrape.env:", "correct the line named above"},
 		{"compose command missing", func(s *setup) { s.env["DCE_COMPOSE_BIN"] = "/nonexistent/podman-compose" },
-			[]string{CheckCompose, CheckComposeFile}, "/nonexistent/podman-compose", "install Docker with the compose plugin"},
+			[]string{CheckCompose}, "/nonexistent/podman-compose", "install Docker with the compose plugin"},
 		{"engine down", func(s *setup) {
 			s.engine = func([]string) (string, error) { return "", errors.New("Cannot connect to the Docker daemon") }
-		}, []string{CheckCompose, CheckComposeFile}, "did not answer `docker info", "start the Docker daemon"},
+		}, []string{CheckCompose}, "did not answer `docker info", "start the Docker daemon"},
 		{"compose file without the service", func(s *setup) {
 			s.compose = strings.Replace(s.compose, "discord-scraper:", "scraper:", 1)
 		}, []string{CheckComposeFile}, `no service "discord-scraper" (it has: scraper)`, "dcehost init --force $DIR"},
