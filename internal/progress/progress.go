@@ -5,9 +5,12 @@
 package progress
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -90,7 +93,7 @@ func (r *Reporter) Done(label string, appended int) {
 		r.appended += appended
 	}
 	if !r.tty {
-		r.log.Info("channel done", "channel", label, "n", r.done, "of", r.total,
+		r.log.Info(doneMsg, "channel", label, "n", r.done, "of", r.total,
 			"appended", appended, "appended_total", r.appended)
 		return
 	}
@@ -194,4 +197,93 @@ func clip(s string, n int) string {
 	}
 	runes := []rune(s)
 	return string(runes[:n-1]) + "…"
+}
+
+// The message of the per-channel log record, and its keys. A run inside
+// the container (compose runner) logs these lines; the host feeds them to
+// Observe to keep its own status line.
+const (
+	doneMsg = "channel done"
+)
+
+var textRecordRe = regexp.MustCompile(`(?:^|\s)msg="channel done"(?:\s|$)`)
+var textFieldRe = regexp.MustCompile(`(?:^|\s)(channel|n|of|appended_total)=("(?:[^"\\]|\\.)*"|\S+)`)
+
+// Observe reads one log line of an inner run (text or JSON, as written by
+// a Reporter off a terminal). When it is a "channel done" record the
+// status line is updated from it and Observe returns true; any other line
+// returns false and changes nothing.
+func (r *Reporter) Observe(line string) bool {
+	if r == nil {
+		return false
+	}
+	var (
+		label         string
+		n, of, appTot int
+		haveN, haveOf bool
+		haveAppendTot bool
+	)
+	trimmed := strings.TrimSpace(line)
+	switch {
+	case strings.HasPrefix(trimmed, "{"):
+		var rec struct {
+			Msg           string `json:"msg"`
+			Channel       string `json:"channel"`
+			N             *int   `json:"n"`
+			Of            *int   `json:"of"`
+			AppendedTotal *int   `json:"appended_total"`
+		}
+		if err := json.Unmarshal([]byte(trimmed), &rec); err != nil || rec.Msg != doneMsg {
+			return false
+		}
+		label = rec.Channel
+		if rec.N != nil {
+			n, haveN = *rec.N, true
+		}
+		if rec.Of != nil {
+			of, haveOf = *rec.Of, true
+		}
+		if rec.AppendedTotal != nil {
+			appTot, haveAppendTot = *rec.AppendedTotal, true
+		}
+	case textRecordRe.MatchString(trimmed):
+		for _, m := range textFieldRe.FindAllStringSubmatch(trimmed, -1) {
+			v := m[2]
+			if strings.HasPrefix(v, `"`) {
+				if u, err := strconv.Unquote(v); err == nil {
+					v = u
+				}
+			}
+			num, err := strconv.Atoi(v)
+			switch m[1] {
+			case "channel":
+				label = v
+			case "n":
+				n, haveN = num, err == nil
+			case "of":
+				of, haveOf = num, err == nil
+			case "appended_total":
+				appTot, haveAppendTot = num, err == nil
+			}
+		}
+	default:
+		return false
+	}
+	if !haveN || !haveOf {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done, r.total = n, of
+	if haveAppendTot {
+		r.appended = appTot
+	}
+	for i, a := range r.active {
+		if a == label {
+			r.active = append(r.active[:i], r.active[i+1:]...)
+			break
+		}
+	}
+	r.draw()
+	return true
 }

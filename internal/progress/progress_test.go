@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -136,5 +137,64 @@ func TestNilReporter(t *testing.T) {
 	}
 	if d, tot, a := r.Counts(); d+tot+a != 0 {
 		t.Error("nil Reporter has counts")
+	}
+}
+
+// A run inside the container logs plain lines; the host's terminal
+// Reporter rebuilds its status line from them.
+func TestObserveInnerRunLines(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var logs bytes.Buffer
+			var h slog.Handler = slog.NewTextHandler(&logs, nil)
+			if format == "json" {
+				h = slog.NewJSONHandler(&logs, nil)
+			}
+			inner := New(io.Discard, false, slog.New(h))
+			inner.AddTotal(3)
+			inner.Start(`my "quoted" channel`)
+			inner.Done(`my "quoted" channel`, 4)
+			inner.Start("b")
+			inner.Done("b", 2)
+
+			var screen bytes.Buffer
+			host := New(&screen, true, nil)
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				if !host.Observe(line) {
+					t.Errorf("Observe(%q) = false", line)
+				}
+			}
+			if done, total, appended := host.Counts(); done != 2 || total != 3 || appended != 6 {
+				t.Errorf("counts %d/%d %d, want 2/3 6", done, total, appended)
+			}
+			if !strings.HasSuffix(screen.String(), clr+"[2/3] 6 new messages") {
+				t.Errorf("screen %q", screen.String())
+			}
+		})
+	}
+}
+
+func TestObserveIgnoresOtherLines(t *testing.T) {
+	var screen bytes.Buffer
+	host := New(&screen, true, nil)
+	for _, line := range []string{
+		"",
+		"plain output of docker compose",
+		`time=x level=INFO msg="channel done soon" n=1 of=2`,
+		`time=x level=INFO msg="starting scrape" n=1 of=2`,
+		`time=x level=INFO msg="channel done" channel=a`,
+		`{"msg":"starting","n":1,"of":2}`,
+		`{"msg":"channel done"`,
+	} {
+		if host.Observe(line) {
+			t.Errorf("Observe(%q) = true", line)
+		}
+	}
+	if screen.Len() != 0 {
+		t.Errorf("screen changed: %q", screen.String())
+	}
+	var nilR *Reporter
+	if nilR.Observe(`level=INFO msg="channel done" n=1 of=1`) {
+		t.Error("nil Reporter observed a line")
 	}
 }
