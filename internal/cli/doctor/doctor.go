@@ -87,7 +87,8 @@ one-line fix:
   archive root   exists and is writable
   disk           free space under the archive root is above DCE_MIN_FREE_MB
   lock           no other run holds the archive lock
-  schedule       the crontab block exists and runs this dcehost binary
+  schedule       the crontab block (or the systemd user timer of the same
+                 job name, enabled) exists and runs this dcehost binary
                  (--no-schedule skips it)
 
 The token is only looked for and read, never sent anywhere (use
@@ -516,42 +517,87 @@ func checkSchedule(ctx context.Context, opts *Options, s *settings.Settings) Res
 		install += " --job-name " + shellescape.Quote(jobName)
 	}
 	fix := install + " (or --no-schedule when another scheduler runs scrape)"
-	ct := &cron.Crontab{Bin: opts.Getenv(cron.CrontabBinVar), Runner: opts.CrontabRunner}
-	in, err := status.InstalledJob(ctx, ct, jobName)
-	if err != nil {
-		r.Detail = err.Error()
-		r.Fix = "install cron (the crontab command), or pass --no-schedule"
-		return r
-	}
-	if in == nil {
-		r.Detail = fmt.Sprintf("no crontab block %q", jobName)
-		r.Fix = fix
-		return r
-	}
-	if in.Schedule == nil {
-		r.Detail = fmt.Sprintf("crontab block %q (line %d): %v", jobName, in.FirstLine, in.ScheduleErr)
-		r.Fix = fix
-		return r
-	}
 	candidates := []string{exe}
 	if resolved, err := filepath.EvalSymlinks(exe); err == nil && resolved != exe {
 		candidates = append(candidates, resolved)
 	}
-	runs := false
-	for _, word := range shellWords(in.Command) {
-		for _, c := range candidates {
-			if word == c {
-				runs = true
+	runsThis := func(command string) bool {
+		for _, word := range shellWords(command) {
+			for _, c := range candidates {
+				if word == c {
+					return true
+				}
 			}
 		}
+		return false
 	}
-	if !runs {
+
+	ct := &cron.Crontab{Bin: opts.Getenv(cron.CrontabBinVar), Runner: opts.CrontabRunner}
+	in, cronErr := status.InstalledJob(ctx, ct, jobName)
+	if in == nil {
+		// No crontab block: a systemd user timer of the same job name
+		// (cron install --systemd) does the same job.
+		timer, err := status.InstalledTimer(opts.Getenv, jobName)
+		if err != nil {
+			r.Detail = err.Error()
+			r.Fix = fix
+			return r
+		}
+		if timer != nil {
+			return checkTimer(ctx, opts, r, timer, jobName, runsThis, exe, install+" --systemd")
+		}
+	}
+	switch {
+	case cronErr != nil:
+		r.Detail = cronErr.Error()
+		r.Fix = "install cron (the crontab command), use '" + install + " --systemd', or pass --no-schedule"
+		return r
+	case in == nil:
+		r.Detail = fmt.Sprintf("no crontab block or systemd timer %q", jobName)
+		r.Fix = fix
+		return r
+	case in.Schedule == nil:
+		r.Detail = fmt.Sprintf("crontab block %q (line %d): %v", jobName, in.FirstLine, in.ScheduleErr)
+		r.Fix = fix
+		return r
+	case !runsThis(in.Command):
 		r.Detail = fmt.Sprintf("crontab block %q does not run this binary %s: %s", jobName, exe, in.Command)
 		r.Fix = install + " (so cron runs the binary you checked)"
 		return r
 	}
 	r.OK = true
-	r.Detail = fmt.Sprintf("%s %q: %s (%s)", "crontab block", jobName, in.Schedule.Expr, in.Schedule.Describe())
+	r.Detail = fmt.Sprintf("crontab block %q: %s (%s)", jobName, in.Schedule.Expr, in.Schedule.Describe())
+	return r
+}
+
+// checkTimer checks a systemd user timer written by dcehost: a readable
+// schedule, a service running this binary, and the timer enabled.
+func checkTimer(ctx context.Context, opts *Options, r Result, timer *status.TimerJob, jobName string,
+	runsThis func(string) bool, exe, install string) Result {
+	switch {
+	case timer.Schedule == nil:
+		r.Detail = fmt.Sprintf("systemd timer %s: no schedule recorded (%v)", timer.TimerPath, timer.ScheduleErr)
+		r.Fix = install
+		return r
+	case !runsThis(timer.ExecStart):
+		r.Detail = fmt.Sprintf("systemd service %s does not run this binary %s: %s", timer.ServicePath, exe, timer.ExecStart)
+		r.Fix = install + " (so the timer runs the binary you checked)"
+		return r
+	}
+	unit := jobName + ".timer"
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	out, err := opts.Exec(pctx, []string{"systemctl", "--user", "is-enabled", unit})
+	if state := strings.TrimSpace(firstLine(out)); err != nil || state != "enabled" {
+		if state == "" && err != nil {
+			state = err.Error()
+		}
+		r.Detail = fmt.Sprintf("systemd timer %s is not enabled (%s)", unit, state)
+		r.Fix = "systemctl --user enable --now " + unit
+		return r
+	}
+	r.OK = true
+	r.Detail = fmt.Sprintf("systemd timer %s: %s (%s)", unit, timer.Schedule.Expr, timer.Schedule.Describe())
 	return r
 }
 

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dcehost/dcehost"
+	"github.com/dcehost/dcehost/internal/cron"
 	"github.com/dcehost/dcehost/internal/failure"
 	"github.com/dcehost/dcehost/internal/iostreams"
 	"github.com/dcehost/dcehost/internal/lock"
@@ -291,7 +292,7 @@ func TestBroken(t *testing.T) {
 			}
 		}, []string{CheckLock}, "held by pid 4242 since 2026-06-04T04:00:00Z (dcehost scrape)", "kill 4242"},
 		{"no crontab", func(s *setup) { s.crontab.text = "" },
-			[]string{CheckSchedule}, `no crontab block "discord-scrape"`, exe + " cron install --env-file $DIR/scrape.env --log-file $DIR/logs/scrape.log"},
+			[]string{CheckSchedule}, `no crontab block or systemd timer "discord-scrape"`, exe + " cron install --env-file $DIR/scrape.env --log-file $DIR/logs/scrape.log"},
 		{"crontab runs another binary", func(s *setup) {
 			s.crontab.text = "# BEGIN discord-scrape\n0 4 1 * * '/home/me/old bin/dcehost' scrape\n# END discord-scrape\n"
 		}, []string{CheckSchedule}, "does not run this binary " + exe, exe + " cron install --env-file $DIR/scrape.env"},
@@ -332,6 +333,69 @@ func TestBroken(t *testing.T) {
 			}
 			if !strings.Contains(out, fmt.Sprintf("\n%d of ", len(tt.failed))) {
 				t.Errorf("no failure count line:\n%s", out)
+			}
+		})
+	}
+}
+
+// writeTimer installs a systemd user timer for the job, as
+// `cron install --systemd` does, running binary.
+func writeTimer(t *testing.T, s *setup, binary string) {
+	t.Helper()
+	sched, err := cron.ParseSchedule("0 4 1 * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	units, err := cron.RenderUnits("discord-scrape", sched, cron.Job{Binary: binary, EnvFile: s.envPath,
+		Config: filepath.Join(s.dir, "config", "scrape-targets.json"), LogFile: filepath.Join(s.dir, "logs", "scrape.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(s.home, ".config", "systemd", "user")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"discord-scrape.timer": units.Timer, "discord-scrape.service": units.Service} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSystemdTimer(t *testing.T) {
+	tests := []struct {
+		name, binary, state string
+		ok                  bool
+		detail, fix         string
+	}{
+		{"enabled", exe, "enabled", true, "systemd timer discord-scrape.timer: 0 4 1 * *", ""},
+		{"disabled", exe, "disabled", false, "is not enabled (disabled)", "systemctl --user enable --now discord-scrape.timer"},
+		{"another binary", "/home/me/old/dcehost", "enabled", false, "does not run this binary", exe + " cron install --env-file $DIR/scrape.env --log-file $DIR/logs/scrape.log --systemd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := healthy(t)
+			s.crontab.text = ""
+			engine := s.engine
+			s.engine = func(argv []string) (string, error) {
+				if argv[0] == "systemctl" {
+					if strings.Join(argv, " ") != "systemctl --user is-enabled discord-scrape.timer" {
+						return "", fmt.Errorf("unexpected %q", argv)
+					}
+					if tt.state != "enabled" {
+						return tt.state + "\n", exitError(1)
+					}
+					return "enabled\n", nil
+				}
+				return engine(argv)
+			}
+			s.after = func(t *testing.T, s *setup) func() { writeTimer(t, s, tt.binary); return nil }
+			out, err := s.run(t)
+			if (err == nil) != tt.ok {
+				t.Fatalf("err = %v, want ok=%v\n%s", err, tt.ok, out)
+			}
+			if !strings.Contains(out, tt.detail) || (tt.fix != "" && !strings.Contains(out, "fix: "+tt.fix)) {
+				t.Errorf("output lacks %q / fix %q:\n%s", tt.detail, tt.fix, out)
 			}
 		})
 	}

@@ -70,7 +70,8 @@ func NewCmdStatus(f *factory.Factory, runF func(*Options) error) *cobra.Command 
   last run   when it finished, its exit code, totals, failed and skipped channels
   targets    per target: archives, messages, bytes, newest message
   disk       free space under the archive root and the DCE_MIN_FREE_MB floor
-  schedule   the crontab block (--job-name) and its next run
+  schedule   the crontab block (--job-name), else the systemd user timer of
+             that name, and its next run
 
 The last run is read from last-run.json and the summaries beside the run log
 (--log-file, default logs/scrape.log beside the env file) and from
@@ -154,10 +155,13 @@ type DiskState struct {
 	Low       bool   `json:"low"`
 }
 
-// ScheduleState is the installed crontab block.
+// ScheduleState is the installed schedule: the crontab block, else a
+// systemd user timer of the same job name.
 type ScheduleState struct {
 	JobName   string     `json:"job_name"`
 	Installed bool       `json:"installed"`
+	Kind      string     `json:"kind,omitempty"` // "crontab" or "systemd"
+	Unit      string     `json:"unit,omitempty"` // the timer file (systemd)
 	Schedule  string     `json:"schedule,omitempty"`
 	Describe  string     `json:"describe,omitempty"`
 	Command   string     `json:"command,omitempty"`
@@ -231,18 +235,35 @@ func Collect(ctx context.Context, opts *Options, s *settings.Settings, cfg *targ
 	}
 	rep.Schedule = ScheduleState{JobName: jobName}
 	ct := &cron.Crontab{Bin: opts.Getenv(cron.CrontabBinVar), Runner: opts.CrontabRunner}
-	if in, err := InstalledJob(ctx, ct, jobName); err != nil {
-		fail("schedule", err)
-	} else if in != nil {
-		rep.Schedule.Installed = true
+	var sched *cron.Schedule
+	in, cronErr := InstalledJob(ctx, ct, jobName)
+	switch {
+	case in != nil:
+		rep.Schedule.Installed, rep.Schedule.Kind = true, "crontab"
 		rep.Schedule.Command = in.Command
-		if in.Schedule != nil {
-			rep.Schedule.Schedule = in.Schedule.Expr
-			rep.Schedule.Describe = in.Schedule.Describe()
-			if next := in.Schedule.Next(now, 1); len(next) == 1 {
-				n := next[0]
-				rep.Schedule.NextRun = &n
-			}
+		sched = in.Schedule
+	default:
+		timer, err := InstalledTimer(opts.Getenv, jobName)
+		switch {
+		case err != nil:
+			fail("schedule", err)
+		case timer != nil:
+			rep.Schedule.Installed, rep.Schedule.Kind = true, "systemd"
+			rep.Schedule.Unit = timer.TimerPath
+			rep.Schedule.Command = timer.ExecStart
+			sched = timer.Schedule
+			cronErr = nil // a machine without cron may use timers
+		}
+		if cronErr != nil {
+			fail("schedule", cronErr)
+		}
+	}
+	if sched != nil {
+		rep.Schedule.Schedule = sched.Expr
+		rep.Schedule.Describe = sched.Describe()
+		if next := sched.Next(now, 1); len(next) == 1 {
+			n := next[0]
+			rep.Schedule.NextRun = &n
 		}
 	}
 	return rep
@@ -530,13 +551,17 @@ func (r *Report) Write(w io.Writer) error {
 	sc := r.Schedule
 	switch {
 	case !sc.Installed:
-		row("schedule", "no crontab block %q (dcehost cron install)", sc.JobName)
+		row("schedule", "no crontab block or systemd timer %q (dcehost cron install)", sc.JobName)
 	default:
 		next := ""
 		if sc.NextRun != nil {
 			next = ", next " + sc.NextRun.Format("2006-01-02 15:04 MST")
 		}
-		row("schedule", "%s (%s)%s [%s]", sc.Schedule, sc.Describe, next, sc.JobName)
+		where := fmt.Sprintf("crontab block %q", sc.JobName)
+		if sc.Kind == "systemd" {
+			where = "systemd timer " + sc.Unit
+		}
+		row("schedule", "%s (%s)%s [%s]", sc.Schedule, sc.Describe, next, where)
 		row("", "%s", sc.Command)
 	}
 	for _, e := range r.Errors {

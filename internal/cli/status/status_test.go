@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dcehost/dcehost/internal/archive/archivetest"
+	"github.com/dcehost/dcehost/internal/cron"
 	"github.com/dcehost/dcehost/internal/iostreams"
 	"github.com/dcehost/dcehost/internal/lock"
 	"github.com/dcehost/dcehost/internal/runlog"
@@ -377,5 +378,65 @@ func TestSnowflakeTime(t *testing.T) {
 	got := SnowflakeTime(175928847299117063)
 	if want := time.Date(2016, 4, 30, 11, 18, 25, 796_000_000, time.UTC); !got.Equal(want) {
 		t.Errorf("SnowflakeTime = %v, want %v", got, want)
+	}
+}
+
+// A schedule installed as a systemd user timer (cron install --systemd) is
+// reported when there is no crontab block, even on a machine without cron.
+func TestSystemdTimer(t *testing.T) {
+	w := newWorkspace(t)
+	home := filepath.Join(w.dir, "home")
+	w.opts.Getenv = func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	}
+	sched, err := cron.ParseSchedule("30 2 * * 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := cron.Job{Binary: "/opt/dcehost/dcehost", EnvFile: filepath.Join(w.dir, "scrape.env"),
+		Config: filepath.Join(w.dir, "config", "scrape-targets.json"), LogFile: filepath.Join(w.dir, "logs", "scrape.log")}
+	units, err := cron.RenderUnits("discord-scrape", sched, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unitDir := filepath.Join(home, ".config", "systemd", "user")
+	write(t, filepath.Join(unitDir, "discord-scrape.timer"), units.Timer)
+	write(t, filepath.Join(unitDir, "discord-scrape.service"), units.Service)
+	w.crontab.text = "" // no crontab block
+	w.opts.JSON = true
+	if err := runStatus(context.Background(), w.opts); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Schedule ScheduleState  `json:"schedule"`
+		Errors   []SectionError `json:"errors"`
+	}
+	if err := json.Unmarshal(w.out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	sc := doc.Schedule
+	if !sc.Installed || sc.Kind != "systemd" || sc.Schedule != "30 2 * * 0" || sc.Unit != filepath.Join(unitDir, "discord-scrape.timer") ||
+		!strings.HasPrefix(sc.Command, "/opt/dcehost/dcehost scrape") || sc.NextRun == nil || !sc.NextRun.Equal(time.Date(2026, 6, 14, 2, 30, 0, 0, time.UTC)) {
+		t.Errorf("schedule %+v", sc)
+	}
+	if len(doc.Errors) != 0 {
+		t.Errorf("errors %+v", doc.Errors)
+	}
+
+	// A unit file dcehost did not write is not taken for its timer.
+	write(t, filepath.Join(unitDir, "discord-scrape.timer"), "[Timer]\nOnCalendar=daily\n")
+	w.out.Reset()
+	if err := runStatus(context.Background(), w.opts); err != nil {
+		t.Fatal(err)
+	}
+	doc.Schedule = ScheduleState{}
+	if err := json.Unmarshal(w.out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Schedule.Installed {
+		t.Errorf("foreign timer reported as installed: %+v", doc.Schedule)
 	}
 }
