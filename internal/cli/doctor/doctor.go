@@ -25,8 +25,10 @@ import (
 	"github.com/dcehost/dcehost/internal/cron"
 	"github.com/dcehost/dcehost/internal/diskspace"
 	"github.com/dcehost/dcehost/internal/failure"
+	"github.com/dcehost/dcehost/internal/healthcheck"
 	"github.com/dcehost/dcehost/internal/iostreams"
 	"github.com/dcehost/dcehost/internal/lock"
+	"github.com/dcehost/dcehost/internal/metrics"
 	"github.com/dcehost/dcehost/internal/runner"
 	"github.com/dcehost/dcehost/internal/settings"
 	"github.com/dcehost/dcehost/internal/targets"
@@ -90,6 +92,9 @@ one-line fix:
   schedule       the crontab block (or the systemd user timer of the same
                  job name, enabled) exists and runs this dcehost binary
                  (--no-schedule skips it)
+  monitoring     when set: DCE_HEALTHCHECK_URL is a ping URL, and the
+                 directory of DCE_METRICS_FILE exists and is writable
+                 (nothing is pinged or written)
 
 The token is only looked for and read, never sent anywhere (use
 'dcehost preflight' to have Discord accept it). Exit status 0 when every
@@ -133,6 +138,7 @@ const (
 	CheckDisk        = "disk"
 	CheckLock        = "lock"
 	CheckSchedule    = "schedule"
+	CheckMonitoring  = "monitoring"
 )
 
 func runDoctor(ctx context.Context, opts *Options) error {
@@ -232,6 +238,9 @@ func Run(ctx context.Context, opts *Options) []Result {
 
 	if !opts.NoSchedule {
 		add(checkSchedule(ctx, opts, s))
+	}
+	if s.Get(healthcheck.URLVar) != "" || s.Get(metrics.FileVar) != "" {
+		add(checkMonitoring(s))
 	}
 	return results
 }
@@ -598,6 +607,39 @@ func checkTimer(ctx context.Context, opts *Options, r Result, timer *status.Time
 	}
 	r.OK = true
 	r.Detail = fmt.Sprintf("systemd timer %s: %s (%s)", unit, timer.Schedule.Expr, timer.Schedule.Describe())
+	return r
+}
+
+// checkMonitoring checks DCE_HEALTHCHECK_URL and DCE_METRICS_FILE without
+// pinging (a ping would be recorded as a run) or writing the metrics file.
+func checkMonitoring(s *settings.Settings) Result {
+	r := Result{Name: CheckMonitoring}
+	var parts []string
+	if raw := s.Get(healthcheck.URLVar); raw != "" {
+		if _, err := healthcheck.New(raw, healthcheck.Options{}); err != nil {
+			r.Detail = fmt.Sprintf("%s: %v", s.Describe(healthcheck.URLVar), err)
+			r.Fix = "set " + healthcheck.URLVar + " to the check's ping URL, e.g. https://hc-ping.com/<uuid>"
+			return r
+		}
+		parts = append(parts, "pings "+healthcheck.Describe(raw))
+	}
+	if path := s.Path(metrics.FileVar, ""); path != "" {
+		dir := filepath.Dir(path)
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() {
+			r.Detail = fmt.Sprintf("%s=%s: directory %s does not exist", s.Describe(metrics.FileVar), path, dir)
+			r.Fix = "point " + metrics.FileVar + " into node_exporter's --collector.textfile.directory"
+			return r
+		}
+		if unix.Access(dir, unix.W_OK) != nil {
+			r.Detail = fmt.Sprintf("%s=%s: directory %s is not writable", s.Describe(metrics.FileVar), path, dir)
+			r.Fix = "make " + dir + " writable for this user, or choose another " + metrics.FileVar
+			return r
+		}
+		parts = append(parts, "metrics "+path)
+	}
+	r.OK = true
+	r.Detail = strings.Join(parts, "; ")
 	return r
 }
 

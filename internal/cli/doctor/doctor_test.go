@@ -66,7 +66,7 @@ type setup struct {
 	after                    func(t *testing.T, s *setup) func() // extra breakage; returns cleanup
 }
 
-var envOrder = []string{"DISCORD_TOKEN", "DISCORD_TOKEN_FILE", "DCE_COMPOSE_BIN", "DCE_CLI_BIN", "DCE_MIN_FREE_MB"}
+var envOrder = []string{"DISCORD_TOKEN", "DISCORD_TOKEN_FILE", "DCE_COMPOSE_BIN", "DCE_CLI_BIN", "DCE_MIN_FREE_MB", "DCE_HEALTHCHECK_URL", "DCE_METRICS_FILE"}
 
 // healthy returns a working setup: every check passes.
 func healthy(t *testing.T) *setup {
@@ -398,6 +398,45 @@ func TestSystemdTimer(t *testing.T) {
 				t.Errorf("output lacks %q / fix %q:\n%s", tt.detail, tt.fix, out)
 			}
 		})
+	}
+}
+
+func TestMonitoring(t *testing.T) {
+	tests := []struct {
+		name, url, metricsFile string
+		ok                     bool
+		want                   string
+	}{
+		{"both fine", "https://hc-ping.com/0f0e-secret", "metrics/dcehost.prom", true, "ok    monitoring    pings https://hc-ping.com/...; metrics $DIR/metrics/dcehost.prom"},
+		{"bad url", "hc-ping.com/0f0e-secret", "", false, "FAIL  monitoring    DCE_HEALTHCHECK_URL ($DIR/scrape.env:4)"},
+		{"missing metrics dir", "", "nowhere/dcehost.prom", false, "directory $DIR/nowhere does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := healthy(t)
+			if tt.url != "" {
+				s.env["DCE_HEALTHCHECK_URL"] = tt.url
+			}
+			if tt.metricsFile != "" {
+				s.env["DCE_METRICS_FILE"] = tt.metricsFile
+			}
+			s.after = func(t *testing.T, s *setup) func() {
+				os.MkdirAll(filepath.Join(s.dir, "metrics"), 0o755)
+				return nil
+			}
+			out, err := s.run(t)
+			if (err == nil) != tt.ok || !strings.Contains(out, tt.want) {
+				t.Fatalf("err = %v, want ok=%v and %q in:\n%s", err, tt.ok, tt.want, out)
+			}
+			if strings.Contains(out, "0f0e-secret") {
+				t.Errorf("the ping URL's secret path was printed:\n%s", out)
+			}
+		})
+	}
+	// Not configured: no monitoring line at all.
+	out, err := healthy(t).run(t)
+	if err != nil || strings.Contains(out, "monitoring") {
+		t.Errorf("unconfigured monitoring reported: %v\n%s", err, out)
 	}
 }
 
