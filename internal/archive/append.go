@@ -163,7 +163,7 @@ func writeAppend(out io.Writer, af, ef *os.File, a archiveState, exp *exportDoc)
 		if _, err := ef.ReadAt(raw, m.start); err != nil {
 			return lay, fmt.Errorf("read export %s at %d: %w", exp.path, m.start, err)
 		}
-		v, err := indentValue(raw, 2)
+		v, err := messageLayout(raw)
 		if err != nil {
 			return lay, &InvalidExportError{Path: exp.path, Reason: fmt.Sprintf("message %d: %v", m.id, err), Err: err}
 		}

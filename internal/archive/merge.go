@@ -406,7 +406,7 @@ func mergePass(w *bufio.Writer, archivePath string, ef *os.File, exp *exportDoc,
 		if _, err := ef.ReadAt(raw, m.start); err != nil {
 			return nil, fmt.Errorf("read export %s at %d: %w", exp.path, m.start, err)
 		}
-		v, err := indentValue(raw, 2)
+		v, err := messageLayout(raw)
 		if err != nil {
 			return nil, &InvalidExportError{Path: exp.path, Reason: "message " + fmt.Sprint(m.id) + ": " + err.Error(), Err: err}
 		}

@@ -371,3 +371,33 @@ func TestMergeKeepsMode(t *testing.T) {
 		}
 	}
 }
+
+// New messages from an export in another layout (compact, CRLF) are
+// written in DCE's layout: the result equals the merge of DCE's own export.
+func TestMergeReindentsOtherLayouts(t *testing.T) {
+	a := ids(base, 3)
+	old := gen(1, a)
+	exp := gen(2, ids(archivetest.Next(a[2]), 2))
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, exp); err != nil {
+		t.Fatal(err)
+	}
+	crlf := gen(2, ids(archivetest.Next(a[2]), 2), func(o *archivetest.Options) { o.CRLF = true })
+	var want []byte
+	for i, e := range [][]byte{exp, compact.Bytes(), crlf} {
+		dir := t.TempDir()
+		ap := writeFile(t, archivePath(dir), old)
+		ep := writeFile(t, filepath.Join(dir, "e.json"), e)
+		if _, err := Merge(ap, ep, MergeOptions{ChannelID: testChannel}); err != nil {
+			t.Fatal(err)
+		}
+		got := readFile(t, ap)
+		if i == 0 {
+			want = got
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("layout %d: merged archive differs from the merge of DCE's layout:\n%s", i, head(got[len(got)-700:]))
+		}
+	}
+}

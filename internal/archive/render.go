@@ -115,3 +115,14 @@ func writeTail(w io.Writer, count int) error {
 	}
 	return err
 }
+
+// messageLayout returns a message from an export in DCE's layout for its
+// place in the messages array. A message DCE wrote is already laid out so
+// (it opens with "{\n      \"" and closes with "\n    }") and is taken as
+// it is; any other layout is re-indented.
+func messageLayout(raw []byte) ([]byte, error) {
+	if bytes.HasPrefix(raw, []byte("{\n      \"")) && bytes.HasSuffix(raw, []byte("\n    }")) {
+		return raw, nil
+	}
+	return indentValue(raw, 2)
+}
