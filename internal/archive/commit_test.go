@@ -343,3 +343,30 @@ func TestRevalidationCatchesDamage(t *testing.T) {
 		}
 	}
 }
+
+// The re-validation compares id sets, not counts: a result with as many
+// messages as the archive had, but one of its ids swapped for another, is
+// refused with a *ShrinkError.
+func TestRevalidateComparesIDSets(t *testing.T) {
+	dir := t.TempDir()
+	ap := archivePath(dir)
+	a := ids(base, 4)
+	result := gen(1, []uint64{a[0], a[2], a[3], archivetest.Next(a[3])}) // a[1] missing, one new
+	tmp := writeFile(t, filepath.Join(dir, "tmp.json"), result)
+	hw := &hashWriter{w: io.Discard}
+	hw.Write(result)
+	stats := mergeStats{after: 4, oldIDs: []uint64{a[3], a[1], a[0], a[2], a[0]}} // unordered, a duplicate
+	_, err := revalidate(tmp, ap, testChannel, stats, hw)
+	var se *ShrinkError
+	if !errors.As(err, &se) || se.Missing != 1 || len(se.Example) != 1 || se.Example[0] != a[1] || se.Path != ap {
+		t.Fatalf("err %v, want a *ShrinkError naming id %d", err, a[1])
+	}
+	if !strings.Contains(err.Error(), ap) || !strings.Contains(err.Error(), fmt.Sprint(a[1])) {
+		t.Errorf("error %q names neither the archive nor the id", err)
+	}
+	// The same file passes when no archived id is missing.
+	stats.oldIDs = []uint64{a[0], a[2], a[3]}
+	if _, err := revalidate(tmp, ap, testChannel, stats, hw); err != nil {
+		t.Fatalf("superset refused: %v", err)
+	}
+}
