@@ -100,7 +100,9 @@ func OpenWith(path string, h Header, opts Options) (*File, error) {
 	if path == "" {
 		return nil, errors.New("run log: empty path")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	// The log's own directory is created (logs/ beside scrape.env), but not
+	// a whole missing tree: a mistyped path is an error, not a new folder.
+	if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("log file %s: %w", path, err)
 	}
 	if err := rotate(path, opts.MaxBytes, opts.Keep); err != nil {

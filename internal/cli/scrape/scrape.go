@@ -16,8 +16,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,13 +32,18 @@ import (
 	"github.com/dcehost/dcehost/internal/compose"
 	"github.com/dcehost/dcehost/internal/diskspace"
 	"github.com/dcehost/dcehost/internal/engine"
+	"github.com/dcehost/dcehost/internal/exitcode"
 	"github.com/dcehost/dcehost/internal/failure"
+	"github.com/dcehost/dcehost/internal/healthcheck"
 	"github.com/dcehost/dcehost/internal/iostreams"
 	"github.com/dcehost/dcehost/internal/lock"
 	"github.com/dcehost/dcehost/internal/logging"
+	"github.com/dcehost/dcehost/internal/metrics"
 	"github.com/dcehost/dcehost/internal/recovery"
+	"github.com/dcehost/dcehost/internal/runlog"
 	"github.com/dcehost/dcehost/internal/runner"
 	"github.com/dcehost/dcehost/internal/settings"
+	"github.com/dcehost/dcehost/internal/summary"
 	"github.com/dcehost/dcehost/internal/targets"
 	"github.com/dcehost/dcehost/internal/token"
 )
@@ -56,6 +64,10 @@ type Options struct {
 	// file (it holds no secret: tokens never travel in argv).
 	CommandLine []string
 	PID         int
+	// Version is dcehost's version, for the run log's header.
+	Version string
+	// HTTPClient sends the health-check pings (nil: the default client).
+	HTTPClient *http.Client
 	// Runners maps --runner values to runners.
 	Runners map[string]runner.Runner
 
@@ -151,6 +163,7 @@ func newCmd(f *factory.Factory, mode runner.Mode, runF func(*Options) error, cmd
 		opts.Verbose = f.Verbose
 		opts.CommandLine = os.Args
 		opts.PID = os.Getpid()
+		opts.Version = f.Version
 		opts.Runners = Runners(f)
 		if runF != nil {
 			return runF(opts)
@@ -270,27 +283,47 @@ func run(ctx context.Context, opts *Options) (err error) {
 	// command still gets the original streams, so it sees the terminal.
 	out, errOut := opts.IO.Out, opts.IO.ErrOut
 	if opts.LogFile != "" {
-		file, ferr := os.OpenFile(opts.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		started := opts.Now()
+		lf, ferr := runlog.Open(opts.LogFile, runlog.Header{
+			Time: started, Version: opts.Version, Args: opts.CommandLine, Redactor: opts.Redactor,
+		})
 		if ferr != nil {
-			return failure.Usagef("--log-file %s: %w", opts.LogFile, ferr)
+			return failure.Usagef("--log-file: %w", ferr)
 		}
-		defer func() {
-			if err != nil { // the named result: how this run ends
-				// main prints the error on standard error; the log file
-				// gets it too, so a cron run's log says how it ended.
-				fmt.Fprintf(opts.Redactor.Writer(file), "%s dcehost: %v\n", opts.Now().Format(time.RFC3339), err)
+		if req.SummaryFile == "" {
+			// Every logged run keeps its summary beside the log.
+			req.SummaryFile = filepath.Join(filepath.Dir(lf.Path()), "last-run-summary.json")
+		}
+		defer func() { // the named result err is how this run ended
+			finished := opts.Now()
+			if fresh(req.SummaryFile, started) {
+				if _, serr := lf.StoreSummary(req.SummaryFile, finished); serr != nil {
+					fmt.Fprintf(opts.IO.ErrOut, "dcehost: %v\n", opts.Redactor.Redact(serr.Error()))
+				}
 			}
-			file.Close()
+			if ferr := lf.Finish(runlog.Result{Finished: finished, ExitCode: exitcode.Of(err), Err: err}); ferr != nil {
+				fmt.Fprintf(opts.IO.ErrOut, "dcehost: %v\n", opts.Redactor.Redact(ferr.Error()))
+			}
 		}()
 		var mu sync.Mutex
-		out = &tee{mu: &mu, primary: out, file: file}
-		errOut = &tee{mu: &mu, primary: errOut, file: file}
+		out = &tee{mu: &mu, primary: out, file: lf}
+		errOut = &tee{mu: &mu, primary: errOut, file: lf}
 	}
 	streams := *opts.IO
 	streams.Out, streams.ErrOut = opts.Redactor.Writer(out), opts.Redactor.Writer(errOut)
 	req.IO = &streams
 	log = logging.New(errOut, opts.LogFormat, opts.Verbose, opts.Redactor)
 	req.Log = log
+
+	if opts.Mode == runner.Scrape && !opts.NoLock {
+		// Monitoring sees every scheduled run of the host: started, and how
+		// it ended. Neither the pings nor the metrics file can fail the run.
+		finish, merr := monitor(ctx, opts, s, &req, log)
+		if merr != nil {
+			return merr
+		}
+		defer func() { finish(err) }()
+	}
 
 	if err := diskspace.Check(cfg.ArchiveRoot, s.MinFreeMB); err != nil {
 		return err
@@ -435,4 +468,53 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// monitor pings DCE_HEALTHCHECK_URL at the start of a scrape and returns
+// the function that reports its end: the ping with the exit code and the
+// DCE_METRICS_FILE textfile.
+func monitor(ctx context.Context, opts *Options, s *settings.Settings, req *runner.Request, log *slog.Logger) (func(error), error) {
+	started := opts.Now()
+	pinger, err := healthcheck.New(s.Get(healthcheck.URLVar), healthcheck.Options{Client: opts.HTTPClient, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	metricsFile := s.Path(metrics.FileVar, "")
+	if metricsFile != "" && req.SummaryFile == "" {
+		// The figures come from the run summary.
+		req.SummaryFile = metricsFile + ".summary.json"
+	}
+	pinger.Start(ctx)
+	return func(err error) {
+		code := exitcode.Of(err)
+		msg := ""
+		if err != nil {
+			msg = opts.Redactor.Redact(err.Error())
+		}
+		pinger.Finish(context.WithoutCancel(ctx), code, msg)
+		if metricsFile == "" {
+			return
+		}
+		run := metrics.Run{Command: string(req.Mode), Started: started, Finished: opts.Now(), ExitCode: code}
+		if fresh(req.SummaryFile, started) {
+			sum, serr := summary.Read(req.SummaryFile)
+			if serr != nil {
+				log.Warn("metrics: reading the run summary", "error", serr.Error())
+			}
+			run = metrics.FromSummary(run, sum)
+		}
+		if werr := metrics.Write(metricsFile, run); werr != nil {
+			log.Warn("metrics file not written", "error", werr.Error())
+		}
+	}, nil
+}
+
+// fresh reports whether path exists and was written at or after t, so a
+// summary left by an earlier run is never reported as this run's.
+func fresh(path string, t time.Time) bool {
+	if path == "" {
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err == nil && !fi.ModTime().Before(t.Truncate(time.Second))
 }

@@ -2,6 +2,10 @@ package scrape
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"errors"
 	"fmt"
 	"os"
@@ -17,10 +21,14 @@ import (
 
 	"github.com/dcehost/dcehost/internal/cli/factory"
 	"github.com/dcehost/dcehost/internal/dce"
+	"github.com/dcehost/dcehost/internal/engine"
+	"github.com/dcehost/dcehost/internal/exitcode"
 	"github.com/dcehost/dcehost/internal/failure"
 	"github.com/dcehost/dcehost/internal/iostreams"
 	"github.com/dcehost/dcehost/internal/lock"
+	"github.com/dcehost/dcehost/internal/runlog"
 	"github.com/dcehost/dcehost/internal/runner"
+	"github.com/dcehost/dcehost/internal/summary"
 	"github.com/dcehost/dcehost/internal/token"
 )
 
@@ -60,7 +68,7 @@ func TestFlags(t *testing.T) {
 			if got.Runners["compose"] == nil || got.Runners["local"] == nil {
 				t.Fatalf("runners: %v", got.Runners)
 			}
-			opts := cmpopts.IgnoreFields(Options{}, "IO", "Redactor", "Settings", "Getenv", "Now", "LogFormat", "CommandLine", "PID", "Runners")
+			opts := cmpopts.IgnoreFields(Options{}, "IO", "Redactor", "Settings", "Getenv", "Now", "LogFormat", "CommandLine", "PID", "Runners", "Version", "HTTPClient")
 			if diff := cmp.Diff(tt.want, *got, opts); diff != "" {
 				t.Fatalf("options (-want +got):\n%s", diff)
 			}
@@ -233,7 +241,8 @@ func TestRunErrorsKeepTheirClass(t *testing.T) {
 			if rerr != nil {
 				t.Fatal(rerr)
 			}
-			if want := "2026-06-04T12:00:00Z dcehost: " + err.Error() + "\n"; !strings.HasSuffix(string(data), want) {
+			want := fmt.Sprintf("==== dcehost run finished 2026-06-04T12:00:00Z: exit %d after 0s (failed: %s) ====\n", exitcode.Of(err), err)
+			if !strings.HasSuffix(string(data), want) {
 				t.Fatalf("log file does not end with %q:\n%s", want, data)
 			}
 		})
@@ -269,4 +278,100 @@ func names(entries []os.DirEntry) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+// summaryWriter is a runner that writes a run summary like the engine
+// does, then returns err.
+func summaryWriter(err error) runner.Func {
+	return func(_ context.Context, req runner.Request) error {
+		sum := summary.New()
+		sum.Add(summary.Channel{Target: "a", ChannelID: "42", FilePath: "n/a", Action: summary.Merged,
+			BeforeCount: 1, FetchedCount: 2, AfterCount: 3, Delta: 2})
+		if req.SummaryFile == "" {
+			return errors.New("no summary file in the request")
+		}
+		if werr := sum.Write(req.SummaryFile); werr != nil {
+			return werr
+		}
+		return err
+	}
+}
+
+func TestRunMonitoring(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantPing string
+		wantCode int
+	}{
+		{"success", nil, "/ping/abc", 0},
+		{"channels failed", &engine.ChannelsFailedError{Channels: []string{"a/42: boom"}}, "/ping/abc/7", 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var pings []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				pings = append(pings, r.URL.Path)
+				mu.Unlock()
+			}))
+			defer srv.Close()
+			dir := t.TempDir()
+			metricsFile := filepath.Join(dir, "metrics", "dcehost.prom")
+			if err := os.MkdirAll(filepath.Dir(metricsFile), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			w := newWorld(t, runner.Scrape, summaryWriter(tt.err), "DISCORD_TOKEN=tok-unit.SECRET.4",
+				"DCE_HEALTHCHECK_URL="+srv.URL+"/ping/abc", "DCE_METRICS_FILE="+metricsFile)
+			w.opts.HTTPClient = srv.Client()
+			w.opts.LogFile = filepath.Join(w.dir, "logs", "scrape.log")
+			// The run is later than the clock of newWorld's summary writer.
+			w.opts.Now = time.Now
+			err := run(context.Background(), w.opts)
+			if exitcode.Of(err) != tt.wantCode {
+				t.Fatalf("run = %v, want exit %d", err, tt.wantCode)
+			}
+			mu.Lock()
+			got := slices.Clone(pings)
+			mu.Unlock()
+			if want := []string{"/ping/abc/start", tt.wantPing}; !slices.Equal(got, want) {
+				t.Fatalf("pings = %q, want %q", got, want)
+			}
+			prom, rerr := os.ReadFile(metricsFile)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			for _, want := range []string{fmt.Sprintf("dcehost_last_run_exit_code{command=\"scrape\"} %d\n", tt.wantCode), "dcehost_last_run_messages_appended{command=\"scrape\"} 2\n"} {
+				if !strings.Contains(string(prom), want) {
+					t.Errorf("metrics file lacks %q:\n%s", want, prom)
+				}
+			}
+			// The run log: header, footer, the summary stored beside it, the record.
+			rec, rerr := runlog.ReadRecord(w.opts.LogFile)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if rec.ExitCode != tt.wantCode || rec.Summary == "" {
+				t.Fatalf("record = %+v", rec)
+			}
+			stored, rerr := os.ReadFile(rec.Summary)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			var sum map[string]any
+			if jerr := json.Unmarshal(stored, &sum); jerr != nil || sum["version"] != float64(1) {
+				t.Fatalf("stored summary %s: %v %v", rec.Summary, sum, jerr)
+			}
+		})
+	}
+}
+
+func TestRunMonitoringBadURL(t *testing.T) {
+	rec := &recorder{}
+	w := newWorld(t, runner.Scrape, rec, "DISCORD_TOKEN=tok-unit.SECRET.5", "DCE_HEALTHCHECK_URL=ftp://example.invalid/x")
+	err := run(context.Background(), w.opts)
+	if !failure.IsUsage(err) || !strings.Contains(err.Error(), "DCE_HEALTHCHECK_URL") || len(rec.reqs) != 0 {
+		t.Fatalf("run = %v after %d runs", err, len(rec.reqs))
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package exitcode
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 	"github.com/dcehost/dcehost/internal/recovery"
 )
 
-func TestExitCode(t *testing.T) {
+func TestOf(t *testing.T) {
 	wrap := func(err error) error { return fmt.Errorf("context: %w", err) }
 	tests := []struct {
 		name string
@@ -39,8 +39,8 @@ func TestExitCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := exitCode(tt.err); got != tt.want {
-				t.Fatalf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			if got := Of(tt.err); got != tt.want {
+				t.Fatalf("Of(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
 	}
