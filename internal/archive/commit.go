@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,7 +46,19 @@ func step(name string, fn func() error) error {
 // tempPrefix is the name prefix of dcehost's temp files beside an archive;
 // they never end in "].json", so they are never taken for archives.
 func tempPrefix(archivePath string) string {
-	return "." + filepath.Base(archivePath) + ".dcehost-tmp-"
+	const tag = ".dcehost-tmp-"
+	base := filepath.Base(archivePath)
+	// Stay within the 255-byte file name limit with the random digits
+	// CreateTemp adds; archive names may use all 255 bytes.
+	if room := 255 - len(".") - len(tag) - 20; len(base) > room {
+		id := ChannelIDFromName(archivePath)
+		cut := room - len(id) - 1
+		for cut > 0 && !utf8.RuneStart(base[cut]) {
+			cut--
+		}
+		base = base[:cut] + "~" + id
+	}
+	return "." + base + tag
 }
 
 // createTemp creates a temp file in the archive's directory.

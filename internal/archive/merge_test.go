@@ -401,3 +401,31 @@ func TestMergeReindentsOtherLayouts(t *testing.T) {
 		}
 	}
 }
+
+// An archive name using all 255 bytes a file name may have still merges,
+// and CleanTemps finds its temp files.
+func TestMergeLongName(t *testing.T) {
+	dir := t.TempDir()
+	suffix := " [" + testChannel + "].json"
+	ap := filepath.Join(dir, strings.Repeat("é", (255-len(suffix))/2)+strings.Repeat("x", (255-len(suffix))%2)+suffix)
+	if len(filepath.Base(ap)) != 255 {
+		t.Fatalf("test setup: name of %d bytes", len(filepath.Base(ap)))
+	}
+	a := ids(base, 2)
+	writeFile(t, ap, gen(1, a))
+	for i, e := range [][]byte{gen(2, ids(archivetest.Next(a[1]), 2)), gen(3, []uint64{a[0]})} {
+		ep := writeFile(t, filepath.Join(dir, "e.json"), e)
+		if res, err := Merge(ap, ep, MergeOptions{ChannelID: testChannel}); err != nil || res.Action != Merged {
+			t.Fatalf("merge %d: %+v %v", i, res, err)
+		}
+	}
+	tmp, err := createTemp(ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp.Close()
+	removed, err := CleanTemps(ap)
+	if err != nil || len(removed) != 1 || removed[0] != tmp.Name() {
+		t.Fatalf("CleanTemps: %v %v, want %s", removed, err, tmp.Name())
+	}
+}

@@ -57,7 +57,7 @@ func Salvage(partialPath, channelID string) (completePath string, messages int, 
 	}
 
 	out := SalvagedPath(partialPath)
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".dcehost-tmp-*")
+	tmp, err := os.CreateTemp(filepath.Dir(out), tempPrefix(out)+"*")
 	if err != nil {
 		return "", 0, fmt.Errorf("salvage %s: %w", partialPath, err)
 	}
