@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
 
 // appendInto is the merge of an export none of whose ids the archive has
@@ -191,34 +189,19 @@ func writeAppend(out io.Writer, af, ef *os.File, a archiveState, exp *exportDoc)
 	return lay, nil
 }
 
-// copyChunk is how much of the span is copied before its write-back is
-// started, so the disk writes while the copy goes on and the fsync after
-// it has little left to do.
-const copyChunk = 32 << 20
-
-// copySpan copies n bytes of src from off to cw. When cw writes to a file,
-// the kernel copies (copy_file_range) and write-back starts chunk by chunk
-// (sync_file_range, asynchronous; the fsync later is what makes it
-// durable).
+// copySpan copies n bytes of src from off to cw; when cw writes to a file
+// the kernel copies (copy_file_range), so the span never passes through
+// user space.
 func copySpan(cw *countingWriter, src *os.File, off, n int64) error {
 	if _, err := src.Seek(off, io.SeekStart); err != nil {
 		return err
 	}
-	dst, isFile := cw.w.(*os.File)
-	for n > 0 {
-		c := min(n, copyChunk)
-		from := cw.n
-		copied, err := cw.ReadFrom(io.LimitReader(src, c))
-		if err != nil {
-			return err
-		}
-		if copied != c {
-			return fmt.Errorf("copied %d of %d bytes", copied, c)
-		}
-		if isFile {
-			_ = unix.SyncFileRange(int(dst.Fd()), from, c, unix.SYNC_FILE_RANGE_WRITE)
-		}
-		n -= c
+	copied, err := cw.ReadFrom(io.LimitReader(src, n))
+	if err != nil {
+		return err
+	}
+	if copied != n {
+		return fmt.Errorf("copied %d of %d bytes", copied, n)
 	}
 	return nil
 }
