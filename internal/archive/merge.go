@@ -161,7 +161,8 @@ func (d *exportDoc) find(id uint64) int {
 // export also has is replaced in place by the export's copy when the two
 // differ; messages with ids the archive lacks are appended in id order.
 // guild, channel, exportedAt and dateRange.before come from the export,
-// dateRange.after stays the archive's own. With no new or changed message
+// dateRange.after stays the archive's own; other root keys come from the
+// export (those only the archive has are not kept). With no new or changed message
 // the archive is not written at all (Unchanged). With no archive, the
 // validated export is renamed into place (Created; copied with
 // KeepExport).

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -96,6 +97,9 @@ func FuzzMerge(f *testing.F) {
 			after := scanAll(bytes.NewReader(got))
 			if after.err != nil || !after.done {
 				t.Fatalf("merged archive does not scan: %v", after.err)
+			}
+			if !json.Valid(got) {
+				t.Fatalf("merged archive is not valid JSON")
 			}
 			if !strings.HasPrefix(string(got), "{") {
 				t.Fatalf("merged archive is not a DCE document")
