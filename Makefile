@@ -37,9 +37,10 @@ fuzz:
 bench: build
 	$(GO) run ./internal/archive/benchtool -bin bin/dcehost
 
-## test-crash: at least 100 random SIGKILLs of a real dcehost during scrape and salvage
+## test-crash: at least 100 random SIGKILLs (DCEHOST_CRASH_KILLS) of a real dcehost during scrape
+## and salvage, and of the engine run in-process; DCEHOST_CRASH_SEED replays a logged seed
 test-crash: build
-	DCEHOST_CRASH_KILLS=$${DCEHOST_CRASH_KILLS:-100} $(GO) test -count=1 -run 'Crash' -timeout 30m ./internal/crashtest/...
+	DCEHOST_CRASH_KILLS=$${DCEHOST_CRASH_KILLS:-100} $(GO) test -p 1 -count=1 -v -run 'Crash' -timeout 30m ./internal/crashtest/... ./internal/engine/
 
 clean:
 	rm -rf bin
