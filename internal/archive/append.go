@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/dcehost/dcehost/internal/atomicfile"
 )
 
 // appendInto is the merge of an export none of whose ids the archive has
@@ -91,7 +93,7 @@ func appendInto(archivePath string, st os.FileInfo, a archiveState, exp *exportD
 	}); err != nil {
 		return fail(err)
 	}
-	if err := step("sync-dir", func() error { return syncDir(filepath.Dir(archivePath)) }); err != nil {
+	if err := step("sync-dir", func() error { return atomicfile.SyncDir(filepath.Dir(archivePath)) }); err != nil {
 		return MergeResult{}, err
 	}
 	writeIndexFor(archivePath, opts.MetaDir, after)

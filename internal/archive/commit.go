@@ -109,19 +109,6 @@ func CleanTemps(archivePath string) ([]string, error) {
 	return removed, nil
 }
 
-// syncDir fsyncs a directory so a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s for fsync: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
 // keepOwnership gives the temp file the old archive's permission bits and,
 // when running as root, its owner and group.
 func keepOwnership(f *os.File, old os.FileInfo) error {

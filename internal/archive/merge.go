@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+
+	"github.com/dcehost/dcehost/internal/atomicfile"
 )
 
 // Action is what a merge did to the archive.
@@ -358,7 +360,7 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 		// removing the (now absent) temp name is harmless.
 		return fail(err)
 	}
-	if err := step("sync-dir", func() error { return syncDir(filepath.Dir(archivePath)) }); err != nil {
+	if err := step("sync-dir", func() error { return atomicfile.SyncDir(filepath.Dir(archivePath)) }); err != nil {
 		return MergeResult{}, err
 	}
 	writeIndexFor(archivePath, opts.MetaDir, after)
@@ -591,11 +593,11 @@ func createArchive(archivePath string, exp *exportDoc, keep bool) error {
 		}
 		err = step("rename", func() error { return renameNoReplace(exp.path, archivePath) })
 		if err == nil {
-			if err := step("sync-dir", func() error { return syncDir(dir) }); err != nil {
+			if err := step("sync-dir", func() error { return atomicfile.SyncDir(dir) }); err != nil {
 				return err
 			}
 			if src := filepath.Dir(exp.path); src != dir {
-				_ = syncDir(src)
+				_ = atomicfile.SyncDir(src)
 			}
 			return nil
 		}
@@ -654,7 +656,7 @@ func copyIntoPlace(archivePath string, exp *exportDoc) error {
 	if err := step("rename", func() error { return renameNoReplace(tmp.Name(), archivePath) }); err != nil {
 		return fail(fmt.Errorf("create archive %s: %w", archivePath, err))
 	}
-	return step("sync-dir", func() error { return syncDir(filepath.Dir(archivePath)) })
+	return step("sync-dir", func() error { return atomicfile.SyncDir(filepath.Dir(archivePath)) })
 }
 
 // hashWriter passes writes on and keeps the CRC-32C and length of what

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dcehost/dcehost/internal/atomicfile"
 )
 
 // SalvagedPath is where Salvage writes the complete document made from a
@@ -103,7 +105,7 @@ func Salvage(partialPath, channelID string) (completePath string, messages int, 
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(filepath.Dir(out)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(out)); err != nil {
 		return "", 0, fmt.Errorf("salvage %s: %w", partialPath, err)
 	}
 	return out, len(spans), nil

@@ -15,9 +15,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/renameio/v2"
-
 	"github.com/dcehost/dcehost/internal/archive"
+	"github.com/dcehost/dcehost/internal/atomicfile"
 )
 
 // Names inside a target's output_dir (compat.md).
@@ -279,20 +278,8 @@ func (l *layout) writeChannelMap(archives map[string]string) error {
 	if err := os.MkdirAll(l.metaDir, 0o755); err != nil {
 		return fmt.Errorf("channel map: %w", err)
 	}
-	if err := renameio.WriteFile(l.channelMapPath(), data, 0o644); err != nil {
-		return fmt.Errorf("write channel map %s: %w", l.channelMapPath(), err)
-	}
-	return syncDir(l.metaDir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+	if err := atomicfile.WriteFile(l.channelMapPath(), data, 0o644); err != nil {
+		return fmt.Errorf("channel map: %w", err)
 	}
 	return nil
 }

@@ -17,7 +17,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
-	"github.com/google/renameio/v2"
+
+	"github.com/dcehost/dcehost/internal/atomicfile"
 )
 
 // FileName is the lock file's name under the archive root.
@@ -98,7 +99,7 @@ func writeHolder(path string, h Holder) error {
 	fmt.Fprintf(&b, "pid=%d\n", h.PID)
 	fmt.Fprintf(&b, "started=%s\n", h.Started.UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "cmd=%s\n", oneLine(h.Cmd))
-	return renameio.WriteFile(path, b.Bytes(), 0o644)
+	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
 }
 
 func oneLine(s string) string {

@@ -12,14 +12,12 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
-
+	"github.com/dcehost/dcehost/internal/atomicfile"
 	"github.com/dcehost/dcehost/internal/summary"
 )
 
@@ -145,21 +143,9 @@ func Write(path string, run Run) error {
 		prev = time.Time{}
 	}
 	data := Render(run, prev)
-	// Not renameio.WriteFile: it would keep the mode of the file replaced,
-	// and the collector must be able to read the file.
-	pf, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o644))
-	if err != nil {
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	defer pf.Cleanup()
-	if _, err := pf.Write(data); err != nil {
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	if err := pf.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("metrics file %s: %w", path, err)
+	// Exactly 0644 whatever the replaced file had: the collector reads it.
+	if err := atomicfile.WriteFileMode(path, data, 0o644); err != nil {
+		return fmt.Errorf("metrics file: %w", err)
 	}
 	return nil
 }
@@ -241,18 +227,6 @@ func actions(m map[string]int) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // FromSummary fills run's message and channel figures from a run summary

@@ -21,7 +21,8 @@ import (
 	"time"
 
 	"al.essio.dev/pkg/shellescape"
-	"github.com/google/renameio/v2"
+
+	"github.com/dcehost/dcehost/internal/atomicfile"
 )
 
 // Defaults of Options.
@@ -207,11 +208,8 @@ func (l *File) StoreSummary(src string, at time.Time) (string, error) {
 			return "", fmt.Errorf("store summary: no free name for %s in %s", stamp, dir)
 		}
 	}
-	if err := renameio.WriteFile(dst, data, 0o600); err != nil {
-		return "", fmt.Errorf("store summary %s: %w", dst, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return "", fmt.Errorf("store summary %s: %w", dst, err)
+	if err := atomicfile.WriteFile(dst, data, 0o600); err != nil {
+		return "", fmt.Errorf("store summary: %w", err)
 	}
 	l.mu.Lock()
 	l.summary = dst
@@ -291,11 +289,8 @@ func WriteRecord(path string, rec Record) error {
 		return fmt.Errorf("run record %s: %w", path, err)
 	}
 	data = append(data, '\n')
-	if err := renameio.WriteFile(path, data, 0o600); err != nil {
-		return fmt.Errorf("run record %s: %w", path, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("run record %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("run record: %w", err)
 	}
 	return nil
 }
@@ -398,17 +393,5 @@ func rotate(path string, max int64, keep int) error {
 	if err := os.Rename(path, path+".1"); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.SyncDir(filepath.Dir(path))
 }

@@ -15,10 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
 
+	"github.com/dcehost/dcehost/internal/atomicfile"
 	"github.com/dcehost/dcehost/internal/cli/factory"
 	dcron "github.com/dcehost/dcehost/internal/cron"
 	"github.com/dcehost/dcehost/internal/failure"
@@ -181,22 +181,10 @@ func (c *Common) backupNamed(name string, data []byte) (string, error) {
 		}
 		path = filepath.Join(dir, fmt.Sprintf("%s-%d.txt", base, i))
 	}
-	if err := renameio.WriteFile(path, data, 0o600); err != nil {
-		return "", fmt.Errorf("backup %s: %w", path, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return "", fmt.Errorf("backup %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("crontab backup: %w", err)
 	}
 	return path, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // change backs up current and writes next to the crontab; it returns the

@@ -10,8 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/renameio/v2"
-
+	"github.com/dcehost/dcehost/internal/atomicfile"
 	dcron "github.com/dcehost/dcehost/internal/cron"
 	"github.com/dcehost/dcehost/internal/failure"
 )
@@ -85,11 +84,8 @@ func writeUnit(path, text string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("unit directory %s: %w", dir, err)
 	}
-	if err := renameio.WriteFile(path, []byte(text), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("unit file: %w", err)
 	}
 	return nil
 }
@@ -217,7 +213,7 @@ func runRemoveSystemd(ctx context.Context, o *RemoveOptions) error {
 		if err := os.Remove(f.path); err != nil {
 			return fmt.Errorf("delete %s: %w (a copy is in %s)", f.path, err, saved)
 		}
-		if err := syncDir(filepath.Dir(f.path)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(f.path)); err != nil {
 			return fmt.Errorf("delete %s: %w", f.path, err)
 		}
 		fmt.Fprintf(out, "deleted %s (a copy is in %s)\n", f.path, saved)

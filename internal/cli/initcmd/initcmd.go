@@ -15,11 +15,11 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/dcehost/dcehost"
+	"github.com/dcehost/dcehost/internal/atomicfile"
 	"github.com/dcehost/dcehost/internal/cli/factory"
 	"github.com/dcehost/dcehost/internal/failure"
 	"github.com/dcehost/dcehost/internal/iostreams"
@@ -452,26 +452,10 @@ func exists(p string) bool {
 // writeFile replaces path atomically with data and the exact mode perm:
 // temporary file in the same directory, fsync, rename, directory fsync.
 func writeFile(path string, data []byte, perm fs.FileMode) error {
-	// renameio.WriteFile would copy the mode of the file replaced; a merged
-	// scrape.env holding a token must end up 0600 whatever it had.
-	pf, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(perm))
-	if err != nil {
-		return fmt.Errorf("init: write %s: %w", path, err)
-	}
-	defer pf.Cleanup()
-	if _, err := pf.Write(data); err != nil {
-		return fmt.Errorf("init: write %s: %w", path, err)
-	}
-	if err := pf.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("init: write %s: %w", path, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
+	// Exactly perm, whatever the replaced file had: a merged scrape.env
+	// holding a token must end up 0600.
+	if err := atomicfile.WriteFileMode(path, data, perm); err != nil {
 		return fmt.Errorf("init: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("init: fsync %s: %w", filepath.Dir(path), err)
 	}
 	return nil
 }

@@ -3,15 +3,15 @@ package scrape
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
