@@ -45,6 +45,7 @@ import (
 
 	"github.com/dcehost/dcehost/internal/dce"
 	"github.com/dcehost/dcehost/internal/failure"
+	"github.com/dcehost/dcehost/internal/progress"
 	"github.com/dcehost/dcehost/internal/runner"
 	"github.com/dcehost/dcehost/internal/settings"
 	"github.com/dcehost/dcehost/internal/targets"
@@ -370,8 +371,8 @@ func (r *Runner) Run(ctx context.Context, req runner.Request) error {
 	var mu sync.Mutex // one line at a time, whichever stream it comes from
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); r.copyLines(&mu, req.IO.Out, stdout) }()
-	go func() { defer wg.Done(); r.copyLines(&mu, req.IO.ErrOut, stderr) }()
+	go func() { defer wg.Done(); r.copyLines(&mu, req.IO.Out, stdout, nil) }()
+	go func() { defer wg.Done(); r.copyLines(&mu, req.IO.ErrOut, stderr, req.Progress) }()
 	wg.Wait()
 	err = cmd.Wait()
 	var exitErr *exec.ExitError
@@ -388,8 +389,10 @@ func (r *Runner) Run(ctx context.Context, req runner.Request) error {
 	return fmt.Errorf("compose: %s: %w", p.Argv[0], err)
 }
 
-// copyLines writes every line of src to dst as one redacted write.
-func (r *Runner) copyLines(mu *sync.Mutex, dst io.Writer, src io.Reader) {
+// copyLines writes every line of src to dst as one redacted write, and
+// shows the inner run's per-channel lines on the status line when there is
+// one (rep not nil).
+func (r *Runner) copyLines(mu *sync.Mutex, dst io.Writer, src io.Reader, rep *progress.Reporter) {
 	w := dst
 	if r.Redactor != nil {
 		w = r.Redactor.Writer(dst)
@@ -401,6 +404,7 @@ func (r *Runner) copyLines(mu *sync.Mutex, dst io.Writer, src io.Reader) {
 			line = strings.TrimRight(line, "\r\n") + "\n"
 			mu.Lock()
 			_, _ = io.WriteString(w, line)
+			rep.Observe(line)
 			mu.Unlock()
 		}
 		if err != nil {

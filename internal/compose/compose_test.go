@@ -21,6 +21,7 @@ import (
 	"github.com/dcehost/dcehost/internal/dce"
 	"github.com/dcehost/dcehost/internal/failure"
 	"github.com/dcehost/dcehost/internal/iostreams"
+	"github.com/dcehost/dcehost/internal/progress"
 	"github.com/dcehost/dcehost/internal/runner"
 	"github.com/dcehost/dcehost/internal/settings"
 	"github.com/dcehost/dcehost/internal/targets"
@@ -442,5 +443,22 @@ func TestRunLongLine(t *testing.T) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil && err != io.EOF || line != long+"\n" {
 		t.Fatalf("long line came through as %d bytes", len(line))
+	}
+}
+
+func TestCopyLinesFeedsTheStatusLine(t *testing.T) {
+	var term strings.Builder
+	rep := progress.New(&term, true, nil)
+	rep.AddTotal(3)
+	var out strings.Builder
+	var mu sync.Mutex
+	inner := "time=2026-06-04T12:00:00Z level=INFO msg=\"channel done\" channel=general n=1 of=3 appended=4 appended_total=4\n" +
+		"some other line\n"
+	(&Runner{}).copyLines(&mu, &out, strings.NewReader(inner), rep)
+	if out.String() != inner {
+		t.Fatalf("copied %q, want %q", out.String(), inner)
+	}
+	if done, total, appended := rep.Counts(); done != 1 || total != 3 || appended != 4 {
+		t.Fatalf("status after the inner line: %d/%d, %d appended", done, total, appended)
 	}
 }

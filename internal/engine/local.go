@@ -123,6 +123,9 @@ func (l *Local) Run(ctx context.Context, req runner.Request) error {
 	r.redactor.Add(req.Token)
 	r.progress = l.Progress
 	if r.progress == nil {
+		r.progress = req.Progress
+	}
+	if r.progress == nil {
 		r.progress = progress.New(r.io.ErrOut, r.io.IsStderrTTY(), r.log)
 	}
 	if req.Mode.NeedsToken() {

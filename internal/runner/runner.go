@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"github.com/dcehost/dcehost/internal/iostreams"
+	"github.com/dcehost/dcehost/internal/progress"
 	"github.com/dcehost/dcehost/internal/settings"
 	"github.com/dcehost/dcehost/internal/targets"
 )
@@ -43,6 +44,10 @@ type Request struct {
 	SummaryFile string
 	Log         *slog.Logger
 	IO          *iostreams.IOStreams
+	// Progress, when not nil, is the terminal's status line (channel i/N,
+	// messages appended): the local runner reports to it, the compose
+	// runner feeds it the inner run's per-channel log lines.
+	Progress *progress.Reporter
 }
 
 // Runner carries out a Request. An authentication failure is returned as

@@ -39,6 +39,7 @@ import (
 	"github.com/dcehost/dcehost/internal/lock"
 	"github.com/dcehost/dcehost/internal/logging"
 	"github.com/dcehost/dcehost/internal/metrics"
+	"github.com/dcehost/dcehost/internal/progress"
 	"github.com/dcehost/dcehost/internal/recovery"
 	"github.com/dcehost/dcehost/internal/runlog"
 	"github.com/dcehost/dcehost/internal/runner"
@@ -282,6 +283,14 @@ func run(ctx context.Context, opts *Options) (err error) {
 	// runner redacts too), teed into --log-file when given. The reauth
 	// command still gets the original streams, so it sees the terminal.
 	out, errOut := opts.IO.Out, opts.IO.ErrOut
+	var status *progress.Reporter
+	if opts.IO.IsStderrTTY() && !opts.NoLock {
+		// A status line on the terminal only; log lines clear and redraw it,
+		// and the log file never sees it.
+		status = progress.New(opts.IO.ErrOut, true, nil)
+		errOut = status.Writer(opts.IO.ErrOut)
+		defer status.End()
+	}
 	if opts.LogFile != "" {
 		started := opts.Now()
 		lf, ferr := runlog.Open(opts.LogFile, runlog.Header{
@@ -312,6 +321,7 @@ func run(ctx context.Context, opts *Options) (err error) {
 	streams := *opts.IO
 	streams.Out, streams.ErrOut = opts.Redactor.Writer(out), opts.Redactor.Writer(errOut)
 	req.IO = &streams
+	req.Progress = status
 	log = logging.New(errOut, opts.LogFormat, opts.Verbose, opts.Redactor)
 	req.Log = log
 

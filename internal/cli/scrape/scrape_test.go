@@ -375,3 +375,44 @@ func TestRunMonitoringBadURL(t *testing.T) {
 		t.Fatalf("run = %v after %d runs", err, len(rec.reqs))
 	}
 }
+
+func TestRunStatusLineOnTerminalOnly(t *testing.T) {
+	r := runner.Func(func(_ context.Context, req runner.Request) error {
+		if req.Progress == nil {
+			return errors.New("no status line on a terminal")
+		}
+		req.Progress.AddTotal(2)
+		req.Progress.Start("general")
+		req.Log.Info("a log line while the status line is shown")
+		req.Progress.Done("general", 5)
+		return nil
+	})
+	w := newWorld(t, runner.Scrape, r, "DISCORD_TOKEN=tok-unit.SECRET.6")
+	w.opts.IO.SetStderrTTY(true)
+	w.opts.LogFile = filepath.Join(w.dir, "logs", "scrape.log")
+	if err := run(context.Background(), w.opts); err != nil {
+		t.Fatal(err)
+	}
+	if term := w.stderr.String(); !strings.Contains(term, "[1/2] 5 new messages") || !strings.Contains(term, "a log line while") {
+		t.Fatalf("terminal lacks the status line or the log line:\n%q", term)
+	}
+	data, err := os.ReadFile(w.opts.LogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(string(data), "\r\x1b") || !strings.Contains(string(data), "a log line while") {
+		t.Fatalf("log file has terminal control characters or lacks the log line:\n%q", data)
+	}
+}
+
+func TestRunNoStatusLineOffTerminal(t *testing.T) {
+	var got *runner.Request
+	r := runner.Func(func(_ context.Context, req runner.Request) error { got = &req; return nil })
+	w := newWorld(t, runner.Scrape, r, "DISCORD_TOKEN=tok-unit.SECRET.7")
+	if err := run(context.Background(), w.opts); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || got.Progress != nil {
+		t.Fatalf("off a terminal the request carries a status line: %+v", got)
+	}
+}
