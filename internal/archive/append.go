@@ -7,9 +7,6 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
-
-	"github.com/dcehost/dcehost/internal/atomicfile"
 )
 
 // appendInto is the merge of an export none of whose ids the archive has
@@ -56,47 +53,11 @@ func appendInto(archivePath string, st os.FileInfo, a archiveState, exp *exportD
 	if err := fp("after-write"); err != nil {
 		return fail(err)
 	}
-	if err := step("sync", func() error {
-		if err := tmp.Sync(); err != nil {
-			return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
-		}
-		return nil
+	if err := commitReplace(tmp, st, archivePath, opts.MetaDir, func() (archiveState, error) {
+		return revalidateAppend(tmp.Name(), archivePath, a, exp, lay)
 	}); err != nil {
-		return fail(err)
-	}
-	if err := step("chmod", func() error { return keepOwnership(tmp, st) }); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(fmt.Errorf("close %s: %w", tmp.Name(), err))
-	}
-	var after archiveState
-	if err := step("revalidate", func() error {
-		var err error
-		after, err = revalidateAppend(tmp.Name(), archivePath, a, exp, lay)
-		return err
-	}); err != nil {
-		return fail(err)
-	}
-	if err := step("rename", func() error {
-		now, err := os.Stat(archivePath)
-		if err != nil {
-			return fmt.Errorf("stat %s before replacing it: %w", archivePath, err)
-		}
-		if !sameFile(st, now) {
-			return fmt.Errorf("archive %s changed during the merge; not replaced", archivePath)
-		}
-		if err := os.Rename(tmp.Name(), archivePath); err != nil {
-			return fmt.Errorf("replace archive: %w", err)
-		}
-		return nil
-	}); err != nil {
-		return fail(err)
-	}
-	if err := step("sync-dir", func() error { return atomicfile.SyncDir(filepath.Dir(archivePath)) }); err != nil {
 		return MergeResult{}, err
 	}
-	writeIndexFor(archivePath, opts.MetaDir, after)
 	return res, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	"github.com/dcehost/dcehost/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,6 +42,63 @@ func step(name string, fn func() error) error {
 		return err
 	}
 	return fp("after-" + name)
+}
+
+// commitReplace is the end of every merge that replaces an archive: fsync
+// the complete temp file, give it the old archive's mode and owner, close
+// it, re-validate it (revalidate reads the temp file back), rename it over
+// the archive unless the archive changed meanwhile, fsync the directory,
+// and refresh the cursor index. On any failure before the rename the temp
+// file is removed and the archive is as it was.
+func commitReplace(tmp *os.File, st os.FileInfo, archivePath, metaDir string, revalidate func() (archiveState, error)) error {
+	fail := func(err error) error {
+		// After a failure past the rename the new archive is in place;
+		// removing the (now absent) temp name is harmless.
+		discardTemp(tmp)
+		return err
+	}
+	if err := step("sync", func() error {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+		}
+		return nil
+	}); err != nil {
+		return fail(err)
+	}
+	if err := step("chmod", func() error { return keepOwnership(tmp, st) }); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(fmt.Errorf("close %s: %w", tmp.Name(), err))
+	}
+	var after archiveState
+	if err := step("revalidate", func() error {
+		var err error
+		after, err = revalidate()
+		return err
+	}); err != nil {
+		return fail(err)
+	}
+	if err := step("rename", func() error {
+		now, err := os.Stat(archivePath)
+		if err != nil {
+			return fmt.Errorf("stat %s before replacing it: %w", archivePath, err)
+		}
+		if !sameFile(st, now) {
+			return fmt.Errorf("archive %s changed during the merge; not replaced", archivePath)
+		}
+		if err := os.Rename(tmp.Name(), archivePath); err != nil {
+			return fmt.Errorf("replace archive: %w", err)
+		}
+		return nil
+	}); err != nil {
+		return fail(err)
+	}
+	if err := step("sync-dir", func() error { return atomicfile.SyncDir(filepath.Dir(archivePath)) }); err != nil {
+		return err
+	}
+	writeIndexFor(archivePath, metaDir, after)
+	return nil
 }
 
 // tempPrefix is the name prefix of dcehost's temp files beside an archive;

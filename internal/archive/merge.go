@@ -321,49 +321,11 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 	if err := fp("after-write"); err != nil {
 		return fail(err)
 	}
-	if err := step("sync", func() error {
-		if err := tmp.Sync(); err != nil {
-			return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
-		}
-		return nil
+	if err := commitReplace(tmp, st, archivePath, opts.MetaDir, func() (archiveState, error) {
+		return revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, stats, hw)
 	}); err != nil {
-		return fail(err)
-	}
-	if err := step("chmod", func() error { return keepOwnership(tmp, st) }); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(fmt.Errorf("close %s: %w", tmp.Name(), err))
-	}
-	var after archiveState
-	if err := step("revalidate", func() error {
-		var err error
-		after, err = revalidate(tmp.Name(), archivePath, exp.hdr.ChannelID, stats, hw)
-		return err
-	}); err != nil {
-		return fail(err)
-	}
-	if err := step("rename", func() error {
-		now, err := os.Stat(archivePath)
-		if err != nil {
-			return fmt.Errorf("stat %s before replacing it: %w", archivePath, err)
-		}
-		if !sameFile(st, now) {
-			return fmt.Errorf("archive %s changed during the merge; not replaced", archivePath)
-		}
-		if err := os.Rename(tmp.Name(), archivePath); err != nil {
-			return fmt.Errorf("replace archive: %w", err)
-		}
-		return nil
-	}); err != nil {
-		// After a failure past the rename the new archive is in place;
-		// removing the (now absent) temp name is harmless.
-		return fail(err)
-	}
-	if err := step("sync-dir", func() error { return atomicfile.SyncDir(filepath.Dir(archivePath)) }); err != nil {
 		return MergeResult{}, err
 	}
-	writeIndexFor(archivePath, opts.MetaDir, after)
 	return res, nil
 }
 
