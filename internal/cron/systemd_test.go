@@ -183,3 +183,48 @@ WantedBy=timers.target
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+func TestInstalledTimer(t *testing.T) {
+	home := t.TempDir()
+	getenv := func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	}
+	dir := filepath.Join(home, ".config", "systemd", "user")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if job, err := InstalledTimer(getenv, "discord-scrape"); job != nil || err != nil {
+		t.Fatalf("no units: %+v, %v", job, err)
+	}
+	// A timer dcehost did not write is not ours.
+	foreign := filepath.Join(dir, "discord-scrape.timer")
+	if err := os.WriteFile(foreign, []byte("[Timer]\nOnCalendar=daily\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if job, err := InstalledTimer(getenv, "discord-scrape"); job != nil || err != nil {
+		t.Fatalf("foreign timer: %+v, %v", job, err)
+	}
+	sched, err := ParseSchedule("0 4 1 * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := RenderUnits("discord-scrape", sched, Job{Binary: "/usr/local/bin/dcehost", EnvFile: "/srv/d/scrape.env", Config: "/srv/d/c.json", LogFile: "/srv/d/s.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"discord-scrape.service": u.Service, "discord-scrape.timer": u.Timer} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job, err := InstalledTimer(getenv, "discord-scrape")
+	if err != nil || job == nil {
+		t.Fatalf("installed units: %+v, %v", job, err)
+	}
+	if job.Schedule == nil || job.Schedule.Expr != "0 4 1 * *" || !strings.Contains(job.ExecStart, "/usr/local/bin/dcehost scrape") {
+		t.Fatalf("job = %+v (schedule %+v)", job, job.Schedule)
+	}
+}

@@ -24,17 +24,7 @@ func (c *Common) unitDir() (string, error) {
 	if c.UnitDir != "" {
 		return filepath.Abs(c.UnitDir)
 	}
-	if d := c.Getenv("XDG_CONFIG_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "systemd", "user"), nil
-	}
-	home := c.Getenv("HOME")
-	if home == "" {
-		var err error
-		if home, err = os.UserHomeDir(); err != nil {
-			return "", fmt.Errorf("systemd user unit directory: %w", err)
-		}
-	}
-	return filepath.Join(home, ".config", "systemd", "user"), nil
+	return dcron.UnitDir(c.Getenv)
 }
 
 func (c *Common) units() (unitFiles, error) {
@@ -51,17 +41,16 @@ func (c *Common) units() (unitFiles, error) {
 // readUnit returns a unit file's contents ("" when it does not exist)
 // and refuses one dcehost did not write.
 func readUnit(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	text, ours, err := dcron.ReadUnit(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	if !strings.HasPrefix(string(data), dcron.UnitMarker+"\n") {
+	case err != nil:
+		return "", err
+	case !ours:
 		return "", failure.Usagef("%s exists and was not written by dcehost; it is left alone (choose another --job-name, or move it away)", path)
 	}
-	return string(data), nil
+	return text, nil
 }
 
 func (c *Common) systemctl(ctx context.Context, args ...string) error {

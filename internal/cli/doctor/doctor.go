@@ -546,7 +546,7 @@ func checkSchedule(ctx context.Context, opts *Options, s *settings.Settings) Res
 	if in == nil {
 		// No crontab block: a systemd user timer of the same job name
 		// (cron install --systemd) does the same job.
-		timer, err := status.InstalledTimer(opts.Getenv, jobName)
+		timer, err := cron.InstalledTimer(opts.Getenv, jobName)
 		if err != nil {
 			r.Detail = err.Error()
 			r.Fix = fix
@@ -581,7 +581,7 @@ func checkSchedule(ctx context.Context, opts *Options, s *settings.Settings) Res
 
 // checkTimer checks a systemd user timer written by dcehost: a readable
 // schedule, a service running this binary, and the timer enabled.
-func checkTimer(ctx context.Context, opts *Options, r Result, timer *status.TimerJob, jobName string,
+func checkTimer(ctx context.Context, opts *Options, r Result, timer *cron.TimerJob, jobName string,
 	runsThis func(string) bool, exe, install string) Result {
 	switch {
 	case timer.Schedule == nil:

@@ -243,7 +243,7 @@ func Collect(ctx context.Context, opts *Options, s *settings.Settings, cfg *targ
 		rep.Schedule.Command = in.Command
 		sched = in.Schedule
 	default:
-		timer, err := InstalledTimer(opts.Getenv, jobName)
+		timer, err := cron.InstalledTimer(opts.Getenv, jobName)
 		switch {
 		case err != nil:
 			fail("schedule", err)
