@@ -80,7 +80,7 @@ func archiveInfo(path, metaDir string, st os.FileInfo) (archiveState, error) {
 	if a, ok := indexedState(path, metaDir, st); ok {
 		return a, nil
 	}
-	a, _, err := scanArchive(path, st, nil)
+	a, err := scanArchive(path, st)
 	if err != nil {
 		return archiveState{}, err
 	}
@@ -112,15 +112,14 @@ func indexedState(path, metaDir string, st os.FileInfo) (archiveState, bool) {
 // scanArchive reads a whole archive, checking it, and returns its state.
 // With exp, it also reports whether the archive holds any of the export's
 // ids. The file must still match st afterwards.
-func scanArchive(path string, st os.FileInfo, exp *exportDoc) (archiveState, bool, error) {
+func scanArchive(path string, st os.FileInfo) (archiveState, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return archiveState{}, false, fmt.Errorf("open archive: %w", err)
+		return archiveState{}, fmt.Errorf("open archive: %w", err)
 	}
 	defer f.Close()
 	sc := NewScanner(f)
 	var a archiveState
-	overlap := false
 	for sc.Next() {
 		m := sc.Message()
 		if a.Count == 0 {
@@ -131,25 +130,22 @@ func scanArchive(path string, st os.FileInfo, exp *exportDoc) (archiveState, boo
 		if m.ID > a.MaxID {
 			a.MaxID = m.ID
 		}
-		if exp != nil && !overlap && exp.find(m.ID) >= 0 {
-			overlap = true
-		}
 	}
 	if err := sc.Err(); err != nil {
-		return archiveState{}, false, &InvalidArchiveError{Path: path, Reason: scanReason(err), Err: err}
+		return archiveState{}, &InvalidArchiveError{Path: path, Reason: scanReason(err), Err: err}
 	}
 	h := sc.Header()
 	if !h.HasMessages {
-		return archiveState{}, false, &InvalidArchiveError{Path: path, Reason: `no "messages" array`}
+		return archiveState{}, &InvalidArchiveError{Path: path, Reason: `no "messages" array`}
 	}
 	a.ChannelID, a.After = h.ChannelID, h.After
 	if a.SpanCRC, err = crcRange(f, a.SpanStart, a.SpanEnd); err != nil {
-		return archiveState{}, false, err
+		return archiveState{}, err
 	}
 	if now, err := f.Stat(); err != nil || !sameFile(st, now) {
-		return archiveState{}, false, fmt.Errorf("archive %s changed while it was read", path)
+		return archiveState{}, fmt.Errorf("archive %s changed while it was read", path)
 	}
-	return a, overlap, nil
+	return a, nil
 }
 
 // crcRange returns the CRC-32C of f's bytes [start, end).

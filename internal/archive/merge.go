@@ -161,7 +161,10 @@ func (d *exportDoc) find(id uint64) int {
 // (see the package documentation and MergeResult). Existing messages are
 // copied through byte for byte in their order; an archived message the
 // export also has is replaced in place by the export's copy when the two
-// differ; messages with ids the archive lacks are appended in id order.
+// differ; messages with ids the archive lacks are added in id order: after
+// the archived messages when their ids are all larger (the incremental
+// case), else each before the first archived message with a larger id, so
+// an archive ordered by id stays ordered.
 // guild, channel, exportedAt and dateRange.before come from the export,
 // dateRange.after stays the archive's own; other root keys come from the
 // export (those only the archive has are not kept). With no new or changed message
@@ -233,14 +236,13 @@ func Merge(archivePath, exportPath string, opts MergeOptions) (MergeResult, erro
 		return res, nil
 	}
 
-	// Does the export hold ids the archive may have? Without a current
-	// index, one scan of the archive checks it and tells.
+	// The archive's largest id, from a current index or one scan. An
+	// export whose ids are all above it is appended after the archived
+	// messages as they are; any other needs the full pass, which replaces
+	// the messages both have and puts new ones in id order.
 	a, indexed := indexedState(archivePath, opts.MetaDir, st)
-	overlap := true
-	if indexed {
-		overlap = exp.msgs[0].id <= a.MaxID
-	} else {
-		if a, overlap, err = scanArchive(archivePath, st, exp); err != nil {
+	if !indexed {
+		if a, err = scanArchive(archivePath, st); err != nil {
 			return MergeResult{}, err
 		}
 		if opts.MetaDir != "" && !opts.DryRun {
@@ -250,10 +252,10 @@ func Merge(archivePath, exportPath string, opts MergeOptions) (MergeResult, erro
 	if a.ChannelID != "" && a.ChannelID != exp.hdr.ChannelID {
 		return MergeResult{}, otherChannel(archivePath, a.ChannelID, exp.hdr.ChannelID)
 	}
-	if !overlap {
+	if exp.msgs[0].id > a.MaxID {
 		return appendInto(archivePath, st, a, exp, opts, res)
 	}
-	return mergeInto(archivePath, st, exp, opts, res)
+	return mergeInto(archivePath, st, a, exp, opts, res)
 }
 
 func otherChannel(path, has, want string) error {
@@ -269,7 +271,7 @@ type mergeStats struct {
 	dateAfter                         []byte
 }
 
-func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOptions, res MergeResult) (MergeResult, error) {
+func mergeInto(archivePath string, st os.FileInfo, a archiveState, exp *exportDoc, opts MergeOptions, res MergeResult) (MergeResult, error) {
 	ef, err := os.Open(exp.path)
 	if err != nil {
 		return MergeResult{}, fmt.Errorf("open export: %w", err)
@@ -277,6 +279,15 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 	defer ef.Close()
 	for i := range exp.msgs {
 		exp.msgs[i].seen = false
+	}
+	// Export messages below the archive's largest id may be new ones that
+	// belong between archived messages: a first scan marks the ids the
+	// archive has, so the merge pass can put the others in id order.
+	interleave := exp.msgs[0].id < a.MaxID
+	if interleave {
+		if err := markArchived(archivePath, exp); err != nil {
+			return MergeResult{}, err
+		}
 	}
 
 	var tmp *os.File
@@ -298,7 +309,7 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 	}
 	hw := &hashWriter{w: out}
 	bw := bufio.NewWriterSize(hw, 1<<20)
-	stats, err := mergePass(bw, archivePath, ef, exp, st.Size())
+	stats, err := mergePass(bw, archivePath, ef, exp, st.Size(), interleave)
 	if err != nil {
 		return fail(err)
 	}
@@ -330,8 +341,12 @@ func mergeInto(archivePath string, st os.FileInfo, exp *exportDoc, opts MergeOpt
 }
 
 // mergePass streams the archive through to w, replacing overlapping
-// messages and appending the export's new ones.
-func mergePass(w *bufio.Writer, archivePath string, ef *os.File, exp *exportDoc, sizeHint int64) (mergeStats, error) {
+// messages and adding the export's new ones. With interleave (the export's
+// messages were marked by markArchived), each new message is written just
+// before the first archived message with a larger id, so an ordered
+// archive stays ordered; otherwise (all new ids are above the archive's)
+// they follow the archived messages. Archived messages keep their order.
+func mergePass(w *bufio.Writer, archivePath string, ef *os.File, exp *exportDoc, sizeHint int64, interleave bool) (mergeStats, error) {
 	bad := func(reason string, err error) error {
 		return &InvalidArchiveError{Path: archivePath, Reason: reason, Err: err}
 	}
@@ -377,8 +392,36 @@ func mergePass(w *bufio.Writer, archivePath string, ef *os.File, exp *exportDoc,
 		}
 		return v, nil
 	}
+	next := 0 // the export's messages before next are written or archived
+	writeNew := func(upTo uint64, all bool) error {
+		for ; next < len(exp.msgs) && (all || exp.msgs[next].id < upTo); next++ {
+			m := exp.msgs[next]
+			if m.seen {
+				continue
+			}
+			body, err := readExport(m)
+			if err != nil {
+				return err
+			}
+			w.WriteString(msgSep(st.after))
+			if _, err := w.Write(body); err != nil {
+				return fmt.Errorf("write merged archive: %w", err)
+			}
+			st.after++
+			st.appended++
+			if m.id > st.maxID {
+				st.maxID = m.id
+			}
+		}
+		return nil
+	}
 	for ; has; has = sc.Next() {
 		m := sc.Message()
+		if interleave {
+			if err := writeNew(m.ID, false); err != nil {
+				return mergeStats{}, err
+			}
+		}
 		st.oldIDs = append(st.oldIDs, m.ID)
 		if m.ID > st.maxID {
 			st.maxID = m.ID
@@ -417,29 +460,33 @@ func mergePass(w *bufio.Writer, archivePath string, ef *os.File, exp *exportDoc,
 	}
 	st.channelID = want
 	st.dateAfter = after
-	st.before = st.after
-	for _, m := range exp.msgs {
-		if m.seen {
-			continue
-		}
-		body, err := readExport(m)
-		if err != nil {
-			return mergeStats{}, err
-		}
-		w.WriteString(msgSep(st.after))
-		if _, err := w.Write(body); err != nil {
-			return mergeStats{}, fmt.Errorf("write merged archive: %w", err)
-		}
-		st.after++
-		st.appended++
-		if m.id > st.maxID {
-			st.maxID = m.id
-		}
+	st.before = st.after - st.appended
+	if err := writeNew(0, true); err != nil {
+		return mergeStats{}, err
 	}
 	if err := writeTail(w, st.after); err != nil {
 		return mergeStats{}, fmt.Errorf("write merged archive: %w", err)
 	}
 	return st, nil
+}
+
+// markArchived marks the export's messages whose ids the archive has.
+func markArchived(archivePath string, exp *exportDoc) error {
+	f, err := os.Open(archivePath)
+	if err != nil {
+		return fmt.Errorf("open archive: %w", err)
+	}
+	defer f.Close()
+	sc := NewScanner(f)
+	for sc.Next() {
+		if i := exp.find(sc.Message().ID); i >= 0 {
+			exp.msgs[i].seen = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return &InvalidArchiveError{Path: archivePath, Reason: scanReason(err), Err: err}
+	}
+	return nil
 }
 
 // scanReason words a scanner error for an archive.

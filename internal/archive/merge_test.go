@@ -83,9 +83,21 @@ func TestMerge(t *testing.T) {
 			wantIDs: a, wantAction: Unchanged,
 		},
 		{
+			// A new id below the archive's largest goes before the first
+			// archived message with a larger id; archived ones keep their order.
 			name: "unordered archive", archive: gen(1, []uint64{a[3], a[0], a[5]}), export: gen(2, []uint64{later[0], a[1]}),
-			wantIDs: []uint64{a[3], a[0], a[5], a[1], later[0]}, wantAction: Merged, appended: 2,
-			exact: []int{0, 1, 2, -2, -1},
+			wantIDs: []uint64{a[1], a[3], a[0], a[5], later[0]}, wantAction: Merged, appended: 2,
+			exact: []int{-2, 0, 1, 2, -1},
+		},
+		{
+			name: "new messages between archived ones", archive: gen(1, []uint64{a[0], a[2], a[4]}), export: gen(2, []uint64{a[1], a[3], later[0]}),
+			wantIDs: []uint64{a[0], a[1], a[2], a[3], a[4], later[0]}, wantAction: Merged, appended: 3,
+			exact: []int{0, -1, 1, -2, 2, -3},
+		},
+		{
+			name: "new and edited messages between archived ones", archive: gen(1, []uint64{a[0], a[2], a[4]}), export: gen(3, []uint64{a[1], a[2], a[5]}),
+			wantIDs: []uint64{a[0], a[1], a[2], a[4], a[5]}, wantAction: Merged, appended: 2, replaced: 1,
+			exact: []int{0, -1, -2, 2, -3},
 		},
 		{
 			name: "duplicate ids in the archive", archive: gen(1, []uint64{a[0], a[0], a[1]}), export: gen(2, later[:1]),
@@ -95,8 +107,8 @@ func TestMerge(t *testing.T) {
 		{
 			name:    "mixed-length ids",
 			archive: gen(1, []uint64{999999999999999999, 1000000000000000000}), export: gen(2, []uint64{1000000000000000001, 999999999999999998}),
-			wantIDs: []uint64{999999999999999999, 1000000000000000000, 999999999999999998, 1000000000000000001}, wantAction: Merged, appended: 2,
-			exact: []int{0, 1, -2, -1},
+			wantIDs: []uint64{999999999999999998, 999999999999999999, 1000000000000000000, 1000000000000000001}, wantAction: Merged, appended: 2,
+			exact: []int{-2, 0, 1, -1},
 		},
 		{
 			name: "other UTC offset", archive: gen(1, a, func(o *archivetest.Options) { o.UTCOffset = -5 * 3600 }), export: gen(2, later),
@@ -163,8 +175,13 @@ func TestMerge(t *testing.T) {
 			if st, _ := os.Stat(ap); st.Mode().Perm() != 0o644 {
 				t.Errorf("mode %v", st.Mode())
 			}
-			if rep, err := Verify(ap); err != nil || rep.Messages != len(tt.wantIDs) || rep.MessageCount != int64(len(tt.wantIDs)) {
+			rep, err := Verify(ap)
+			if err != nil || rep.Messages != len(tt.wantIDs) || rep.MessageCount != int64(len(tt.wantIDs)) {
 				t.Errorf("verify: %+v %v", rep, err)
+			}
+			// An archive ordered by id stays ordered: verify finds nothing.
+			if ordered := slices.IsSorted(tt.wantIDs) && len(slices.Compact(slices.Clone(tt.wantIDs))) == len(tt.wantIDs); ordered && !rep.OK() {
+				t.Errorf("merged archive has problems: %v", rep.Problems)
 			}
 			if left := tempLeftovers(t, dir); len(left) > 0 {
 				t.Errorf("temp files left: %v", left)

@@ -77,6 +77,7 @@ func FuzzMerge(f *testing.F) {
 	a := ids(base, 3)
 	f.Add(gen(1, a), gen(2, ids(archivetest.Next(a[2]), 2)))
 	f.Add(gen(1, a), gen(2, []uint64{a[1], archivetest.Next(a[2])}))
+	f.Add(gen(1, []uint64{a[0], a[2]}), gen(2, a[1:2]))
 	f.Add(gen(1, []uint64{a[2], a[0], a[0]}, func(o *archivetest.Options) { o.CRLF = true }), gen(2, a[1:2]))
 	f.Add([]byte(`{"channel":{"id":"`+testChannel+`"},"messages":[{"id":"5"}]}`), []byte(`{"channel":{"id":"`+testChannel+`"},"messages":[{"id":"6","x":"\u00e9"}],"messageCount":1}`))
 	f.Fuzz(func(t *testing.T, archiveDoc, exportDoc []byte) {
@@ -109,9 +110,22 @@ func FuzzMerge(f *testing.F) {
 					t.Fatalf("id %d lost", id)
 				}
 			}
+			// An archive ordered by id (strictly) stays ordered.
+			if isStrictlyOrdered(scanAll(bytes.NewReader(cur)).ids) && !isStrictlyOrdered(after.ids) {
+				t.Fatalf("ordered archive became unordered: %v", after.ids)
+			}
 		}
 		if _, err := os.Stat(ap); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+func isStrictlyOrdered(ids []uint64) bool {
+	for i := 1; i < len(ids); i++ {
+		if ids[i] <= ids[i-1] {
+			return false
+		}
+	}
+	return true
 }

@@ -239,9 +239,10 @@ func NewCmdMerge(f *factory.Factory, runF func(*MergeOptions) error) *cobra.Comm
 		Short: "Merge a DCE export into an archive, append-only",
 		Long: `Merge the DCE JSON export EXPORT into the archive ARCHIVE with the merge the
 scrape uses: archived messages are kept byte for byte, messages the archive
-lacks are appended in id order, a message both have is replaced by the
-export's copy; the result is written to a temp file, fsynced, re-validated
-and renamed over the archive. A result missing any archived message id is
+lacks are added in id order (before the first archived message with a
+larger id, so an ordered archive stays ordered), a message both have is
+replaced by the export's copy; the result is written to a temp file,
+fsynced, re-validated and renamed over the archive. A result missing any archived message id is
 refused. When ARCHIVE does not exist, it is created from a copy of EXPORT.
 EXPORT itself is never changed.
 
