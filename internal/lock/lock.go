@@ -61,6 +61,9 @@ func Acquire(path string, h Holder) (*Lock, error) {
 		holder, _ := ReadHolder(MetaPath(path))
 		return nil, &HeldError{Path: path, Holder: holder}
 	}
+	// Under the lock, a temp file of the holder sidecar belongs to a run
+	// killed while writing it.
+	_, _ = atomicfile.CleanTemps(MetaPath(path))
 	if err := writeHolder(MetaPath(path), h); err != nil {
 		_ = fl.Unlock()
 		return nil, fmt.Errorf("archive lock %s: write holder: %w", path, err)

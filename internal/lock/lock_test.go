@@ -185,3 +185,21 @@ func TestReadHolder(t *testing.T) {
 		})
 	}
 }
+
+func TestAcquireRemovesHolderTempOfAKilledRun(t *testing.T) {
+	root := t.TempDir()
+	path := DefaultPath(root)
+	// What a run killed while writing its holder file leaves behind.
+	stale := filepath.Join(root, "."+filepath.Base(MetaPath(path))+"5577006791947779410")
+	if err := os.WriteFile(stale, []byte("pid=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire(path, Holder{PID: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale holder temp still there: %v", err)
+	}
+}
