@@ -74,6 +74,19 @@ func Cursor(archivePath, metaDir string) (uint64, error) {
 	return info.MaxID, nil
 }
 
+// Indexed returns the message count and largest id of the archive from
+// its index in metaDir, when the index describes the file as it is now
+// (ok false otherwise: the caller scans). It reads no archive bytes and
+// writes nothing.
+func Indexed(archivePath, metaDir string) (messages int, maxID uint64, ok bool) {
+	st, err := os.Stat(archivePath)
+	if err != nil {
+		return 0, 0, false
+	}
+	a, ok := indexedState(archivePath, metaDir, st)
+	return a.Count, a.MaxID, ok
+}
+
 // archiveInfo returns the archive's state, from the index when it is
 // current, else by a full scan (which refreshes the index).
 func archiveInfo(path, metaDir string, st os.FileInfo) (archiveState, error) {

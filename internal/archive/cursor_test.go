@@ -161,3 +161,29 @@ func TestMergeWithIndexSameAsWithout(t *testing.T) {
 		t.Errorf("verify of a missing file: %+v", rep)
 	}
 }
+
+func TestIndexed(t *testing.T) {
+	dir := t.TempDir()
+	meta := filepath.Join(dir, ".dce-meta")
+	a := ids(base, 3)
+	ap := writeFile(t, archivePath(dir), gen(1, a))
+	if _, _, ok := Indexed(ap, meta); ok {
+		t.Fatal("Indexed answered before any index was written")
+	}
+	if _, err := Cursor(ap, meta); err != nil {
+		t.Fatal(err)
+	}
+	if n, max, ok := Indexed(ap, meta); !ok || n != 3 || max != a[2] {
+		t.Fatalf("Indexed = %d, %d, %v; want 3, %d, true", n, max, ok, a[2])
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(ap, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := Indexed(ap, meta); ok {
+		t.Fatal("Indexed trusted the index of a changed archive")
+	}
+	if _, _, ok := Indexed(filepath.Join(dir, "missing [1].json"), meta); ok {
+		t.Fatal("Indexed answered for a missing archive")
+	}
+}

@@ -416,7 +416,7 @@ func Scan(t targets.Target) TargetStats {
 		}
 		ts.Archives++
 		ts.Bytes += info.Size()
-		n, max, err := countMessages(p)
+		n, max, err := countMessages(p, filepath.Join(t.OutputDir, metaDirName))
 		if err != nil {
 			ts.Unreadable = append(ts.Unreadable, p)
 			return nil
@@ -440,7 +440,13 @@ func Scan(t targets.Target) TargetStats {
 	return ts
 }
 
-func countMessages(path string) (int64, uint64, error) {
+// countMessages returns an archive's message count and largest id: from
+// its cursor index when that is current (no archive byte is read), else by
+// one streaming pass.
+func countMessages(path, metaDir string) (int64, uint64, error) {
+	if n, max, ok := archive.Indexed(path, metaDir); ok {
+		return int64(n), max, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, err

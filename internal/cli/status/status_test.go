@@ -15,12 +15,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dcehost/dcehost/internal/archive"
 	"github.com/dcehost/dcehost/internal/archive/archivetest"
 	"github.com/dcehost/dcehost/internal/cron"
 	"github.com/dcehost/dcehost/internal/iostreams"
 	"github.com/dcehost/dcehost/internal/lock"
 	"github.com/dcehost/dcehost/internal/runlog"
 	"github.com/dcehost/dcehost/internal/settings"
+	"github.com/dcehost/dcehost/internal/targets"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -439,4 +441,45 @@ func TestSystemdTimer(t *testing.T) {
 	if doc.Schedule.Installed {
 		t.Errorf("foreign timer reported as installed: %+v", doc.Schedule)
 	}
+}
+
+// Scan takes an archive's figures from its cursor index when the index is
+// current (a tampered count shows it was used), and scans it otherwise.
+func TestScanUsesTheCursorIndex(t *testing.T) {
+	out := t.TempDir()
+	p := filepath.Join(out, "G - general [111111111111111111].json")
+	st, err := archivetest.WriteFile(p, archivetest.Options{ChannelID: 111111111111111111, Messages: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := targets.Target{Name: "t", OutputDir: out}
+	if ts := Scan(target); ts.Messages != 5 || ts.Archives != 1 {
+		t.Fatalf("scan without an index: %+v", ts)
+	}
+	meta := filepath.Join(out, ".dce-meta")
+	if _, err := archive.Cursor(p, meta); err != nil {
+		t.Fatal(err)
+	}
+	ixPath := filepath.Join(meta, "index", "111111111111111111.json")
+	var ix map[string]any
+	dec := json.NewDecoder(strings.NewReader(read(t, ixPath)))
+	dec.UseNumber() // times and inodes exceed a float64's precision
+	if err := dec.Decode(&ix); err != nil {
+		t.Fatal(err)
+	}
+	ix["count"] = 1234
+	data, _ := json.Marshal(ix)
+	write(t, ixPath, string(data))
+	if ts := Scan(target); ts.Messages != 1234 || ts.NewestMessage == nil || !ts.NewestMessage.Equal(SnowflakeTime(st.MaxID)) {
+		t.Fatalf("scan with a current index: %+v", ts)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
