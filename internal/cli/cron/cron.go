@@ -99,12 +99,14 @@ func addCommonFlags(cmd *cobra.Command, c *Common, dryRun bool) {
 }
 
 // diff renders a unified diff of the crontab before and after.
-func diff(before, after []byte, what string) string {
+// diff is the unified diff of file (a label: "crontab" or a unit file's
+// path) before and after the change what ("install", "remove").
+func diff(file string, before, after []byte, what string) string {
 	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 		A:        splitLines(before),
 		B:        splitLines(after),
-		FromFile: "crontab (now)",
-		ToFile:   "crontab (after " + what + ")",
+		FromFile: file + " (now)",
+		ToFile:   file + " (after " + what + ")",
 		Context:  3,
 	})
 	if err != nil {

@@ -258,7 +258,7 @@ func runInstall(ctx context.Context, o *InstallOptions) error {
 		return nil
 	}
 	if o.DryRun {
-		fmt.Fprint(out, diff(current, next, "install"))
+		fmt.Fprint(out, diff("crontab", current, next, "install"))
 		fmt.Fprintf(out, "schedule: %s (%s)\n", p.sched.Expr, p.sched.Describe())
 		printNext(out, p.sched, now, 3)
 		fmt.Fprintln(out, "dry run: the crontab was not changed, no preflight was run.")

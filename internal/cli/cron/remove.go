@@ -62,7 +62,7 @@ func runRemove(ctx context.Context, o *RemoveOptions) error {
 		return nil
 	}
 	if o.DryRun {
-		fmt.Fprint(out, diff(current, next, "remove"))
+		fmt.Fprint(out, diff("crontab", current, next, "remove"))
 		fmt.Fprintln(out, "dry run: the crontab was not changed.")
 		return nil
 	}

@@ -38,6 +38,19 @@ func (c *Common) units() (unitFiles, error) {
 	}, nil
 }
 
+// readUnits returns the job's unit paths and the text of its service and
+// timer ("" for a file that does not exist).
+func (c *Common) readUnits() (files unitFiles, service, timer string, err error) {
+	if files, err = c.units(); err != nil {
+		return files, "", "", err
+	}
+	if service, err = readUnit(files.service); err != nil {
+		return files, "", "", err
+	}
+	timer, err = readUnit(files.timer)
+	return files, service, timer, err
+}
+
 // readUnit returns a unit file's contents ("" when it does not exist)
 // and refuses one dcehost did not write.
 func readUnit(path string) (string, error) {
@@ -86,15 +99,7 @@ func runInstallSystemd(ctx context.Context, o *InstallOptions, p *plan) error {
 	if err != nil {
 		return failure.Usage(err)
 	}
-	files, err := o.units()
-	if err != nil {
-		return err
-	}
-	oldService, err := readUnit(files.service)
-	if err != nil {
-		return err
-	}
-	oldTimer, err := readUnit(files.timer)
+	files, oldService, oldTimer, err := o.readUnits()
 	if err != nil {
 		return err
 	}
@@ -154,20 +159,11 @@ func unitDiff(path, before, after string) string {
 	if before == after {
 		return ""
 	}
-	return strings.Replace(strings.Replace(diff([]byte(before), []byte(after), "install"),
-		"--- crontab (now)", "--- "+path+" (now)", 1), "+++ crontab (after install)", "+++ "+path+" (after install)", 1)
+	return diff(path, []byte(before), []byte(after), "install")
 }
 
 func runRemoveSystemd(ctx context.Context, o *RemoveOptions) error {
-	files, err := o.units()
-	if err != nil {
-		return err
-	}
-	oldService, err := readUnit(files.service)
-	if err != nil {
-		return err
-	}
-	oldTimer, err := readUnit(files.timer)
+	files, oldService, oldTimer, err := o.readUnits()
 	if err != nil {
 		return err
 	}
@@ -215,15 +211,7 @@ func runRemoveSystemd(ctx context.Context, o *RemoveOptions) error {
 }
 
 func runShowSystemd(_ context.Context, o *ShowOptions) error {
-	files, err := o.units()
-	if err != nil {
-		return err
-	}
-	timer, err := readUnit(files.timer)
-	if err != nil {
-		return err
-	}
-	service, err := readUnit(files.service)
+	files, service, timer, err := o.readUnits()
 	if err != nil {
 		return err
 	}
