@@ -19,6 +19,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/dcehost/dcehost/internal/atomicfile"
+	"github.com/dcehost/dcehost/internal/iostreams"
 )
 
 // FileName is the lock file's name under the archive root.
@@ -101,17 +102,8 @@ func writeHolder(path string, h Holder) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "pid=%d\n", h.PID)
 	fmt.Fprintf(&b, "started=%s\n", h.Started.UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "cmd=%s\n", oneLine(h.Cmd))
+	fmt.Fprintf(&b, "cmd=%s\n", iostreams.OneLine(h.Cmd))
 	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
-}
-
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // ReadHolder parses a holder sidecar. Unknown keys are ignored; a missing

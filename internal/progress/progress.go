@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/dcehost/dcehost/internal/iostreams"
 )
 
 // Reporter receives the progress of a run. It is safe for concurrent use
@@ -186,12 +188,7 @@ func (r *Reporter) clear() {
 // clip cuts s to at most n runes, marking the cut with "…"; control
 // characters become spaces so a channel name cannot move the cursor.
 func clip(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	s = iostreams.OneLine(s)
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}

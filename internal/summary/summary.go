@@ -13,11 +13,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/dcehost/dcehost/internal/atomicfile"
+	"github.com/dcehost/dcehost/internal/iostreams"
 )
 
 // Version is the schema version written and accepted.
@@ -237,14 +237,14 @@ func (s *Summary) Table(w io.Writer) error {
 			action += " (" + c.Reason + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%+d\t%s\n", action, c.Target, c.ChannelID,
-			oneLine(c.GuildLabel), c.BeforeCount, c.FetchedCount, c.AfterCount, c.Delta, oneLine(c.FilePath))
+			iostreams.OneLine(c.GuildLabel), c.BeforeCount, c.FetchedCount, c.AfterCount, c.Delta, iostreams.OneLine(c.FilePath))
 	}
 	for _, f := range s.Failed {
 		id := f.ChannelID
 		if id == "" {
 			id = "-"
 		}
-		fmt.Fprintf(tw, "FAILED\t%s\t%s\t%s\t-\t-\t-\t-\t%s\n", f.Target, id, oneLine(f.GuildLabel), oneLine(f.FilePath))
+		fmt.Fprintf(tw, "FAILED\t%s\t%s\t%s\t-\t-\t-\t-\t%s\n", f.Target, id, iostreams.OneLine(f.GuildLabel), iostreams.OneLine(f.FilePath))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("summary table: %w", err)
@@ -254,7 +254,7 @@ func (s *Summary) Table(w io.Writer) error {
 		if f.ChannelID != "" {
 			who += "/" + f.ChannelID
 		}
-		if _, err := fmt.Fprintf(w, "failed: %s: %s\n", who, oneLine(f.Error)); err != nil {
+		if _, err := fmt.Fprintf(w, "failed: %s: %s\n", who, iostreams.OneLine(f.Error)); err != nil {
 			return fmt.Errorf("summary table: %w", err)
 		}
 	}
@@ -265,14 +265,4 @@ func (s *Summary) Table(w io.Writer) error {
 		return fmt.Errorf("summary table: %w", err)
 	}
 	return nil
-}
-
-// oneLine keeps a value on one table row: control characters become spaces.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/dcehost/dcehost/internal/iostreams"
 	"github.com/sirupsen/logrus"
 )
 
@@ -32,7 +33,7 @@ func ValidateComposeFile(ctx context.Context, path string, env map[string]string
 		o.SkipResolveEnvironment = true
 	})
 	if err != nil {
-		return fmt.Errorf("compose file %s: %s", path, oneLine(err.Error()))
+		return fmt.Errorf("compose file %s: %s", path, iostreams.OneLine(err.Error()))
 	}
 	if _, err := project.GetService(service); err != nil {
 		names := project.ServiceNames()

@@ -159,10 +159,10 @@ func runDoctor(ctx context.Context, opts *Options) error {
 			mark = "FAIL"
 			failed++
 		}
-		line := fmt.Sprintf("%s  %-13s %s", mark, r.Name, oneLine(r.Detail))
+		line := fmt.Sprintf("%s  %-13s %s", mark, r.Name, iostreams.OneLine(r.Detail))
 		fmt.Fprintln(out, strings.TrimRight(opts.Redactor.Redact(line), " "))
 		if !r.OK && r.Fix != "" {
-			fmt.Fprintf(out, "      %-13s fix: %s\n", "", opts.Redactor.Redact(oneLine(r.Fix)))
+			fmt.Fprintf(out, "      %-13s fix: %s\n", "", opts.Redactor.Redact(iostreams.OneLine(r.Fix)))
 		}
 	}
 	if failed > 0 {
@@ -707,13 +707,4 @@ func execOutput(ctx context.Context, argv []string) (string, error) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
-}
-
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }

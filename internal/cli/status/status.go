@@ -531,7 +531,7 @@ func (r *Report) Write(w io.Writer) error {
 			if f.ChannelID != "" {
 				who += "/" + f.ChannelID
 			}
-			row("  failed", "%s: %s", who, oneLine(f.Error))
+			row("  failed", "%s: %s", who, iostreams.OneLine(f.Error))
 		}
 		for _, c := range lr.Skipped {
 			reason := string(c.Action)
@@ -571,7 +571,7 @@ func (r *Report) Write(w io.Writer) error {
 		row("", "%s", sc.Command)
 	}
 	for _, e := range r.Errors {
-		row("error", "%s: %s", e.Section, oneLine(e.Error))
+		row("error", "%s: %s", e.Section, iostreams.OneLine(e.Error))
 	}
 	b.WriteString("\n")
 	if _, err := io.WriteString(w, b.String()); err != nil {
@@ -612,13 +612,4 @@ func humanBytes(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
-}
-
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }
