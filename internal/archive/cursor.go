@@ -60,6 +60,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // index. metaDir "" disables the index. An archive that is not a complete
 // document gives an *InvalidArchiveError.
 func Cursor(archivePath, metaDir string) (uint64, error) {
+	return CursorFor(archivePath, metaDir, "")
+}
+
+// CursorFor is Cursor for the archive of channelID ("" checks nothing):
+// an archive that belongs to another channel is an *InvalidArchiveError,
+// found before any export is downloaded for it. An archive without a
+// channel id (an old tool's) is accepted, as Merge accepts it.
+func CursorFor(archivePath, metaDir, channelID string) (uint64, error) {
 	st, err := os.Stat(archivePath)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
@@ -70,6 +78,9 @@ func Cursor(archivePath, metaDir string) (uint64, error) {
 	info, err := archiveInfo(archivePath, metaDir, st)
 	if err != nil {
 		return 0, err
+	}
+	if channelID != "" && info.ChannelID != "" && info.ChannelID != channelID {
+		return 0, otherChannel(archivePath, info.ChannelID, channelID)
 	}
 	return info.MaxID, nil
 }

@@ -187,3 +187,19 @@ func TestIndexed(t *testing.T) {
 		t.Fatal("Indexed answered for a missing archive")
 	}
 }
+
+func TestCursorForRefusesAnotherChannelsArchive(t *testing.T) {
+	dir := t.TempDir()
+	a := ids(base, 2)
+	ap := writeFile(t, archivePath(dir), gen(1, a))
+	if c, err := CursorFor(ap, "", testChannel); err != nil || c != a[1] {
+		t.Fatalf("own channel: %d, %v", c, err)
+	}
+	var inv *InvalidArchiveError
+	if _, err := CursorFor(ap, "", "999999999999999999"); !errors.As(err, &inv) {
+		t.Fatalf("another channel's archive: %v, want *InvalidArchiveError", err)
+	}
+	if c, err := CursorFor(filepath.Join(dir, "none [1].json"), "", "1"); err != nil || c != 0 {
+		t.Fatalf("missing archive: %d, %v", c, err)
+	}
+}

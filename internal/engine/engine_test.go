@@ -241,6 +241,12 @@ func TestInvalidAndForeignArchives(t *testing.T) {
 	if !slices.Equal(invalidBefore, mustRead(t, invalid)) || !slices.Equal(foreignBefore, mustRead(t, foreign)) {
 		t.Error("an invalid or foreign archive was modified")
 	}
+	// Both are refused before anything is downloaded for them.
+	for _, id := range []string{generalID, threadID} {
+		if got := e.exportsOf(id); len(got) != 0 {
+			t.Errorf("channel %s with an unusable archive was exported: %q", id, got)
+		}
+	}
 	failedIDs := []string{r.summary.Failed[0].ChannelID, r.summary.Failed[1].ChannelID}
 	slices.Sort(failedIDs)
 	if !slices.Equal(failedIDs, []string{generalID, threadID}) {

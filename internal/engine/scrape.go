@@ -271,7 +271,7 @@ func (r *run) scrapeChannel(ctx context.Context, j job) outcome {
 
 	var cursor uint64
 	if path != "" {
-		c, err := archive.Cursor(path, tr.lay.metaDir)
+		c, err := archive.CursorFor(path, tr.lay.metaDir, id)
 		if err != nil {
 			return failed(path, err)
 		}
